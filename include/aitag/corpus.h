@@ -1,0 +1,81 @@
+/*
+ * corpus.h: streaming reader of articles, labelled or not.
+ *
+ * Formats:
+ *   jsonl     one JSON object per line: {"id": ..., "title": ..., "text": ...,
+ *             "labels": [...]}; "text" is required, "title" is optional and
+ *             is joined before the text, "id" (string or number) defaults to
+ *             the line number, "labels" is an array of strings.
+ *   fasttext  "__label__a __label__b text..." per line.
+ *   text      the whole input is one article (id = the file name).
+ *   auto      jsonl if the first non-blank byte is '{', fasttext if the input
+ *             starts with "__label__", otherwise text.
+ * A UTF-8 byte order mark at the start and a CR before each LF are dropped.
+ *
+ * Memory is bounded by the longest line (max_bytes). A bad line is reported
+ * with its file name and line number, and the reader goes on to the next.
+ */
+#ifndef AITAG_CORPUS_H
+#define AITAG_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "aitag/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum aitag_input_format {
+    AITAG_INPUT_AUTO = 0,
+    AITAG_INPUT_JSONL = 1,
+    AITAG_INPUT_FASTTEXT = 2,
+    AITAG_INPUT_TEXT = 3
+} aitag_input_format;
+
+typedef struct aitag_corpus_params {
+    aitag_input_format format;  /* default AITAG_INPUT_AUTO */
+    size_t max_bytes;           /* longest line (or text file) accepted; default 64 MiB */
+    int labels_required;        /* 1 = a jsonl line without "labels" is an error; default 0 */
+    /* add new fields here, never in the middle */
+} aitag_corpus_params;
+
+aitag_corpus_params aitag_corpus_params_default(void);
+
+typedef struct aitag_corpus_reader aitag_corpus_reader;
+
+/* Opens path ("-" = standard input). */
+aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
+                               aitag_error *err);
+/* Reads from an open stream (not closed by the reader); name is for messages. */
+aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
+                                      aitag_corpus_reader **out, aitag_error *err);
+void aitag_corpus_close(aitag_corpus_reader *r); /* NULL is a no-op */
+
+/* The format in use (resolved from auto on the first read). */
+aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r);
+
+typedef struct aitag_record {
+    uint64_t line;              /* 1-based line number (1 for text) */
+    const char *id;             /* NUL-terminated: the input id, or the line number */
+    int id_is_number;           /* 1 if the input id was a JSON number */
+    const char *text;           /* UTF-8 as given (not NUL-terminated) */
+    size_t text_len;
+    const char *const *labels;  /* NUL-terminated names */
+    size_t n_labels;
+    int has_labels;             /* 1 if the record carried a labels field */
+    int blank;                  /* 1 if the line was empty (then the status is AITAG_PARSE) */
+} aitag_record;
+
+/* Reads the next record; valid until the next call. Returns AITAG_OK,
+ * AITAG_END at the end, AITAG_PARSE or AITAG_LIMIT for a bad line (rec->line
+ * and, when it could be read, rec->id are set; the next call goes on with
+ * the following line), or AITAG_IO when reading failed. */
+aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

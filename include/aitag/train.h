@@ -1,0 +1,89 @@
+/*
+ * train.h: labelled documents -> a model.
+ *
+ * A dataset tokenizes each document as it is added and keeps only term
+ * counts and label ids, so the texts need not stay in memory. aitag_train
+ * then builds the vocabulary, the TF-IDF vectors and one binary linear SVM per
+ * label (one-vs-rest), tunes per-label thresholds and Platt calibration on
+ * held-out folds, and returns a model ready to save or use.
+ */
+#ifndef AITAG_TRAIN_H
+#define AITAG_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aitag/model.h"
+#include "aitag/status.h"
+#include "aitag/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct aitag_dataset aitag_dataset;
+
+/* Creates an empty dataset. hash_bits = 0 keeps a vocabulary of term strings;
+ * 10..30 uses the hashing trick with 2^hash_bits features instead. */
+aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t hash_bits,
+                                  aitag_dataset **out, aitag_error *err);
+void aitag_dataset_free(aitag_dataset *d);
+
+/* Tokenizes text and adds it with its labels (UTF-8 names, non-empty, at most
+ * 255 bytes, no control characters). Duplicate labels count once.
+ * AITAG_LABEL for a bad label name, AITAG_LIMIT past max_labels (default 4096). */
+aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
+                               const char *const *labels, size_t n_labels, aitag_error *err);
+
+size_t aitag_dataset_size(const aitag_dataset *d);
+size_t aitag_dataset_num_labels(const aitag_dataset *d);
+
+typedef enum aitag_solver {
+    AITAG_SOLVER_LIBLINEAR = 0, /* L2-regularised L2-loss SVM, dual coordinate descent */
+    AITAG_SOLVER_LIBSVM = 1     /* libsvm C-SVC, linear kernel, collapsed to one weight vector */
+} aitag_solver;
+
+typedef struct aitag_train_params {
+    double   C;             /* SVM cost, > 0; default 1 */
+    double   eps;           /* solver tolerance; 0 = the solver's default (0.1 liblinear, 0.001 libsvm) */
+    aitag_solver solver;    /* default liblinear */
+    uint32_t min_df;        /* drop terms seen in fewer documents; default 2 */
+    double   max_df;        /* drop terms seen in more than this share of documents; default 1.0 */
+    uint32_t max_features;  /* keep the most frequent terms only; 0 = all (default) */
+    uint32_t folds;         /* held-out folds for thresholds and calibration; 0 = none; default 3 */
+    uint32_t threads;       /* parallel workers for training; 0 = number of cores; default 0 */
+    uint64_t seed;          /* fold assignment and solver shuffling; default 1 */
+    int      search_C;      /* 1 = pick C from {0.1,0.3,1,3,10} by cross-validated F1/accuracy */
+    int      force_multilabel; /* 1 = thresholds per label even if every document has one label */
+    uint32_t max_labels;    /* limit on distinct labels; default 4096 */
+    /* add new fields here, never in the middle */
+} aitag_train_params;
+
+aitag_train_params aitag_train_params_default(void);
+const char *aitag_train_params_check(const aitag_train_params *p); /* NULL = ok */
+
+/* Cross-validated quality, measured on the held-out folds (thresholds for
+ * each fold tuned on the other folds only). */
+typedef struct aitag_cv_report {
+    uint32_t folds;
+    double micro_f1, macro_f1, accuracy, subset_accuracy;
+    double C;                 /* the C used for the final model */
+    uint32_t n_c;             /* C values tried (1 unless search_C) */
+    double c_tried[8], c_score[8];
+} aitag_cv_report;
+
+/* Progress callback: stage is a short word ("vocabulary", "features", "cv",
+ * "train"), done/total count units of that stage. Return non-zero to cancel. */
+typedef int (*aitag_progress_fn)(void *ud, const char *stage, size_t done, size_t total);
+
+/* Trains a model; *out is owned by the caller (aitag_model_free). report and
+ * progress may be NULL. Labels without positive or negative documents are
+ * skipped and listed in the model header as "untrainable_labels". */
+aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p,
+                         aitag_progress_fn progress, void *ud, aitag_model **out,
+                         aitag_cv_report *report, aitag_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,158 @@
+/*
+ * classify.c: the classification path, stage by stage.
+ *
+ *   aitag_featurize   text -> terms (tokenizer) -> feature ids (vocabulary
+ *                     table or hashing) -> counts -> TF-IDF -> L2 norm
+ *   aitag_score       sparse x -> margins, reading the K weights of each
+ *                     feature together (the model is feature-major)
+ *
+ * A classifier holds all scratch: a dense count per feature plus the list of
+ * features touched, so a document costs no allocation once the buffers have
+ * grown to its size. Terms are counted in first-seen order, exactly as in
+ * training (vocab.c), so a training document gets the same vector here.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "model_internal.h"
+
+struct aitag_classifier {
+    const aitag_model *m;
+    aitag_tokenizer *tok;
+    uint32_t *count;       /* n_features, zero between documents */
+    uint32_t *touched;     /* feature ids of the current document */
+    size_t n_touched, cap;
+    float *vals;
+    size_t vals_cap;
+    float *acc;            /* K accumulators */
+    int oom;
+};
+
+aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **out, aitag_error *err)
+{
+    *out = NULL;
+    aitag_classifier *c = aitag__calloc(1, sizeof *c);
+    if (!c)
+        return aitag__fail(err, AITAG_NOMEM, "out of memory creating a classifier");
+    c->m = m;
+    c->count = aitag__calloc(m->n_features, sizeof *c->count);
+    c->acc = aitag__calloc(m->n_labels, sizeof *c->acc);
+    if (!c->count || !c->acc) {
+        aitag_classifier_free(c);
+        return aitag__fail(err, AITAG_NOMEM, "out of memory creating a classifier");
+    }
+    aitag_status rc = aitag_tokenizer_create(&m->tok, &c->tok, err);
+    if (rc != AITAG_OK) {
+        aitag_classifier_free(c);
+        return rc;
+    }
+    *out = c;
+    return AITAG_OK;
+}
+
+void aitag_classifier_free(aitag_classifier *c)
+{
+    if (!c)
+        return;
+    aitag_tokenizer_free(c->tok);
+    aitag__free(c->count);
+    aitag__free(c->touched);
+    aitag__free(c->vals);
+    aitag__free(c->acc);
+    aitag__free(c);
+}
+
+static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
+{
+    (void)kind;
+    aitag_classifier *c = ud;
+    int64_t id = aitag__model_lookup(c->m, term, len);
+    if (id < 0)
+        return 0;
+    if (c->count[id]++ == 0) {
+        if (c->n_touched == c->cap && aitag__grow(&c->touched, &c->cap, c->n_touched + 1, sizeof *c->touched)) {
+            c->count[id]--;
+            c->oom = 1;
+            return 1;
+        }
+        c->touched[c->n_touched++] = (uint32_t)id;
+    }
+    return 0;
+}
+
+aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, aitag_features *out,
+                             aitag_tokenize_stats *stats, aitag_error *err)
+{
+    const aitag_model *m = c->m;
+    c->n_touched = 0;
+    c->oom = 0;
+    aitag_status rc = aitag_tokenize(c->tok, text, len, on_term, c, stats, err);
+    size_t n = c->n_touched;
+    if (rc == AITAG_OK && aitag__grow(&c->vals, &c->vals_cap, n ? n : 1, sizeof *c->vals) != 0)
+        c->oom = 1;
+    if (rc != AITAG_OK || c->oom) {
+        for (size_t i = 0; i < n; i++)
+            c->count[c->touched[i]] = 0;
+        c->n_touched = 0;
+        out->n = 0;
+        return c->oom ? aitag__fail(err, AITAG_NOMEM, "out of memory featurizing a document") : rc;
+    }
+    double norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = c->touched[i];
+        double x = aitag__tfidf(c->count[id], m->idf[id]);
+        norm += x * x;
+    }
+    norm = norm > 0 ? 1.0 / sqrt(norm) : 0.0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = c->touched[i];
+        c->vals[i] = (float)(aitag__tfidf(c->count[id], m->idf[id]) * norm);
+        c->count[id] = 0;
+    }
+    out->n = n;
+    out->ids = c->touched;
+    out->vals = c->vals;
+    return AITAG_OK;
+}
+
+void aitag_score(aitag_classifier *c, const aitag_features *x, double *margins)
+{
+    const aitag_model *m = c->m;
+    const uint32_t K = m->n_labels;
+    float *acc = c->acc;
+    memset(acc, 0, K * sizeof *acc);
+    for (size_t i = 0; i < x->n; i++) {
+        const float *w = m->weights + (size_t)x->ids[i] * K;
+        const float v = x->vals[i];
+        for (uint32_t k = 0; k < K; k++)
+            acc[k] += v * w[k];
+    }
+    for (uint32_t k = 0; k < K; k++)
+        margins[k] = (double)acc[k] + m->bias[k];
+}
+
+size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, size_t n, uint32_t *ids,
+                     double *contrib)
+{
+    const aitag_model *m = c->m;
+    size_t got = 0;
+    if (k >= m->n_labels)
+        return 0;
+    /* keep the n largest positive contributions by insertion (n is small) */
+    for (size_t i = 0; i < x->n; i++) {
+        double v = (double)x->vals[i] * m->weights[(size_t)x->ids[i] * m->n_labels + k];
+        if (v <= 0 || (got == n && v <= contrib[got - 1]))
+            continue;
+        size_t j = got < n ? got++ : n - 1;
+        while (j > 0 && contrib[j - 1] < v) {
+            contrib[j] = contrib[j - 1];
+            ids[j] = ids[j - 1];
+            j--;
+        }
+        contrib[j] = v;
+        ids[j] = x->ids[i];
+    }
+    return got;
+}

@@ -1,0 +1,83 @@
+/*
+ * cli.h: what the aitag command's parts share: the option and command
+ * tables, diagnostics ("aitag: " on stderr), number parsing and checked
+ * output. Exit codes: 0 ok, 1 runtime failure, 2 usage error.
+ */
+#ifndef AITAG_CLI_H
+#define AITAG_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "aitag/aitag.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef struct cli_opt {
+    const char *lng;   /* long name without "--" */
+    char shrt;         /* short letter, 0 = none */
+    const char *arg;   /* argument name, NULL = flag */
+    const char *help;  /* one line, with the default */
+} cli_opt;
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+    const char *summary;
+    const char *usage;     /* after "aitag NAME " */
+    const cli_opt *opts;   /* terminated by a zeroed entry */
+    const char *example;   /* lines, each printed indented */
+} cli_cmd;
+
+extern const cli_cmd cmd_tokenize, cmd_train, cmd_classify, cmd_eval, cmd_info, cmd_bench;
+
+/* Option iterator. cli_next returns the index of the option in cmd->opts
+ * (its argument in *val), CLI_POSITIONAL (*val = the argument), CLI_HELP,
+ * CLI_DONE, or CLI_ERROR (message already printed). */
+enum { CLI_DONE = -1, CLI_POSITIONAL = -2, CLI_ERROR = -3, CLI_HELP = -4 };
+typedef struct cli_iter {
+    const cli_cmd *cmd;
+    int argc, i;
+    char **argv;
+    const char *pending; /* rest of a "-abc" cluster */
+    int only_positional;
+} cli_iter;
+
+void cli_iter_init(cli_iter *it, const cli_cmd *cmd, int argc, char **argv);
+int  cli_next(cli_iter *it, const char **val);
+int  cli_opt_is(const cli_iter *it, int idx, const char *lng);
+
+void cli_help(const cli_cmd *cmd, FILE *out);
+
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int  cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse numbers; print a usage error naming the option on failure. */
+int cli_uint(const cli_cmd *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int cli_double(const cli_cmd *cmd, const char *opt, const char *s, double min, double max, double *out);
+
+/* Flushes stdout and reports a write error (full disk, closed pipe): returns
+ * rc unchanged when all output was written, else EXIT_FAIL. */
+int cli_finish_output(int rc);
+
+/* Loads -m MODEL, or the default model when path is NULL. */
+int cli_load_model(const char *path, aitag_model **out);
+
+/* Number of online processors (at least 1). */
+unsigned cli_cores(void);
+
+/* JSON output helpers (jsonout.c): append to a growable buffer. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+void sb_put(sbuf *b, const char *s, size_t n);
+void sb_puts(sbuf *b, const char *s);
+void sb_json_string(sbuf *b, const char *s, size_t n); /* with quotes; invalid UTF-8 -> U+FFFD */
+void sb_double(sbuf *b, double v, int digits);
+void sb_free(sbuf *b);
+
+#endif

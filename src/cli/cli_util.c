@@ -1,0 +1,215 @@
+/* cli_util.c: option iteration, help text, diagnostics, checked output. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void cli_iter_init(cli_iter *it, const cli_cmd *cmd, int argc, char **argv)
+{
+    memset(it, 0, sizeof *it);
+    it->cmd = cmd;
+    it->argc = argc;
+    it->argv = argv;
+    it->i = 1;
+}
+
+int cli_opt_is(const cli_iter *it, int idx, const char *lng)
+{
+    return idx >= 0 && strcmp(it->cmd->opts[idx].lng, lng) == 0;
+}
+
+static int take_arg(cli_iter *it, int idx, const char *inline_val, const char **val, const char *spelled)
+{
+    const cli_opt *o = &it->cmd->opts[idx];
+    if (!o->arg) {
+        if (inline_val) {
+            cli_usage_error(it->cmd, "option %s takes no argument", spelled);
+            return CLI_ERROR;
+        }
+        *val = NULL;
+        return idx;
+    }
+    if (inline_val) {
+        *val = inline_val;
+        return idx;
+    }
+    if (it->i >= it->argc) {
+        cli_usage_error(it->cmd, "option %s needs an argument (%s)", spelled, o->arg);
+        return CLI_ERROR;
+    }
+    *val = it->argv[it->i++];
+    return idx;
+}
+
+int cli_next(cli_iter *it, const char **val)
+{
+    const cli_opt *opts = it->cmd->opts;
+    if (it->pending && *it->pending) {
+        char c = *it->pending++;
+        for (int k = 0; opts[k].lng; k++) {
+            if (opts[k].shrt == c) {
+                const char *rest = NULL;
+                if (opts[k].arg && *it->pending) {
+                    rest = it->pending;
+                    it->pending = NULL;
+                }
+                char spelled[3] = {'-', c, 0};
+                return take_arg(it, k, rest, val, spelled);
+            }
+        }
+        if (c == 'h')
+            return CLI_HELP;
+        cli_usage_error(it->cmd, "unknown option '-%c'", c);
+        return CLI_ERROR;
+    }
+    it->pending = NULL;
+    if (it->i >= it->argc)
+        return CLI_DONE;
+    char *a = it->argv[it->i++];
+    if (it->only_positional || a[0] != '-' || a[1] == '\0') {
+        *val = a;
+        return CLI_POSITIONAL;
+    }
+    if (strcmp(a, "--") == 0) {
+        it->only_positional = 1;
+        return cli_next(it, val);
+    }
+    if (a[1] == '-') {
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        if (n == 4 && strncmp(name, "help", 4) == 0)
+            return CLI_HELP;
+        for (int k = 0; opts[k].lng; k++)
+            if (strlen(opts[k].lng) == n && strncmp(opts[k].lng, name, n) == 0)
+                return take_arg(it, k, eq ? eq + 1 : NULL, val, a);
+        cli_usage_error(it->cmd, "unknown option '%.*s'", (int)(n + 2), a);
+        return CLI_ERROR;
+    }
+    it->pending = a + 1;
+    return cli_next(it, val);
+}
+
+void cli_help(const cli_cmd *cmd, FILE *out)
+{
+    fprintf(out, "usage: aitag %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
+    for (const cli_opt *o = cmd->opts; o->lng; o++) {
+        char left[64];
+        if (o->shrt)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->lng, o->arg ? " " : "", o->arg ? o->arg : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->lng, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(out, "  %-26s %s\n", left, o->help);
+    }
+    fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
+    fprintf(out, "\nexample:\n");
+    const char *e = cmd->example;
+    while (*e) {
+        const char *nl = strchr(e, '\n');
+        size_t n = nl ? (size_t)(nl - e) : strlen(e);
+        fprintf(out, "  %.*s\n", (int)n, e);
+        e += n + (nl != NULL);
+    }
+    fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage error\n");
+}
+
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, "aitag: %s", kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "aitag %s: ", cmd->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\naitag: try 'aitag %s --help'\n", cmd->name);
+    return EXIT_USAGE;
+}
+
+int cli_uint(const cli_cmd *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    cli_usage_error(cmd, "--%s: '%s' is not an integer in [%llu, %llu]", opt, s ? s : "", (unsigned long long)min,
+                    (unsigned long long)max);
+    return -1;
+}
+
+int cli_double(const cli_cmd *cmd, const char *opt, const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = s && *s ? strtod(s, &end) : NAN;
+    if (!s || !*s || errno || *end || !(v >= min && v <= max)) {
+        cli_usage_error(cmd, "--%s: '%s' is not a number in [%g, %g]", opt, s ? s : "", min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_finish_output(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_err("error writing to standard output: %s", strerror(errno ? errno : EIO));
+        return EXIT_FAIL;
+    }
+    return rc;
+}
+
+int cli_load_model(const char *path, aitag_model **out)
+{
+    char buf[4096];
+    aitag_error err = {0};
+    if (!path) {
+        if (aitag_default_model_path(buf, sizeof buf, &err) != AITAG_OK) {
+            cli_err("%s", err.msg);
+            return -1;
+        }
+        path = buf;
+    }
+    if (aitag_model_load(path, out, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+unsigned cli_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : (unsigned)n;
+}

@@ -1,0 +1,211 @@
+/*
+ * cmd_tokenize.c: `aitag tokenize` prints what the model sees of each article.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_opt opts[] = {
+    {"model", 'm', "MODEL", "use the tokenizer settings recorded in MODEL"},
+    {"all", 'a', NULL, "print every term (word n-grams, Hangul bigrams, character n-grams), not only words"},
+    {"word-ngrams", 0, "N", "word n-grams 1..4 shown with --all (default 2)"},
+    {"char-ngrams", 0, "MIN:MAX", "character n-grams of words, e.g. 3:5 (default none)"},
+    {"strip-accents", 0, NULL, "remove combining marks (default keep)"},
+    {"json", 0, NULL, "one JSON line per article: {\"id\", \"tokens\", \"invalid_utf8\"}"},
+    {"input-format", 0, "FMT", "auto, jsonl, text or fasttext (default auto)"},
+    {"max-bytes", 0, "N", "longest line or article accepted, bytes (default 67108864)"},
+    {0, 0, 0, 0}};
+
+typedef struct {
+    sbuf *out;
+    int all, n;
+} tok_ctx;
+
+static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
+{
+    tok_ctx *c = ud;
+    if (!c->all && kind != AITAG_TERM_WORD && kind != AITAG_TERM_CJK && kind != AITAG_TERM_HANGUL)
+        return 0;
+    if (c->n++)
+        sb_put(c->out, "\x1f", 1);
+    sb_put(c->out, term, len);
+    return 0;
+}
+
+int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
+int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f)
+{
+    if (strcmp(v, "auto") == 0)
+        *f = AITAG_INPUT_AUTO;
+    else if (strcmp(v, "jsonl") == 0)
+        *f = AITAG_INPUT_JSONL;
+    else if (strcmp(v, "text") == 0)
+        *f = AITAG_INPUT_TEXT;
+    else if (strcmp(v, "fasttext") == 0)
+        *f = AITAG_INPUT_FASTTEXT;
+    else
+        return cli_usage_error(cmd, "--input-format: '%s' is not auto, jsonl, text or fasttext", v), -1;
+    return 0;
+}
+
+/* "3:5" -> 3, 5 */
+int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi);
+int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi)
+{
+    unsigned a, b;
+    char extra;
+    if (sscanf(v, "%u:%u%c", &a, &b, &extra) != 2 || a < 1 || b < a || b > 8)
+        return cli_usage_error(cmd, "--%s: '%s' is not MIN:MAX with 1 <= MIN <= MAX <= 8", opt, v), -1;
+    *lo = a;
+    *hi = b;
+    return 0;
+}
+
+static int run(const cli_cmd *cmd, int argc, char **argv)
+{
+    aitag_tokenizer_params tp = aitag_tokenizer_params_default();
+    aitag_corpus_params cp = aitag_corpus_params_default();
+    const char *model_path = NULL;
+    const char *inputs[256];
+    int n_in = 0, all = 0, json = 0, rc = EXIT_OK;
+    cli_iter it;
+    cli_iter_init(&it, cmd, argc, argv);
+    const char *v;
+    int o;
+    while ((o = cli_next(&it, &v)) != CLI_DONE) {
+        uint64_t u;
+        if (o == CLI_ERROR)
+            return EXIT_USAGE;
+        if (o == CLI_HELP) {
+            cli_help(cmd, stdout);
+            return EXIT_OK;
+        }
+        if (o == CLI_POSITIONAL) {
+            if (n_in == 256)
+                return cli_usage_error(cmd, "at most 256 input files");
+            inputs[n_in++] = v;
+        } else if (cli_opt_is(&it, o, "model")) {
+            model_path = v;
+        } else if (cli_opt_is(&it, o, "all")) {
+            all = 1;
+        } else if (cli_opt_is(&it, o, "word-ngrams")) {
+            if (cli_uint(cmd, "word-ngrams", v, 1, AITAG_MAX_WORD_NGRAMS, &u))
+                return EXIT_USAGE;
+            tp.word_ngrams = (uint32_t)u;
+        } else if (cli_opt_is(&it, o, "char-ngrams")) {
+            if (parse_range(cmd, "char-ngrams", v, &tp.char_ngram_min, &tp.char_ngram_max))
+                return EXIT_USAGE;
+        } else if (cli_opt_is(&it, o, "strip-accents")) {
+            tp.strip_accents = 1;
+        } else if (cli_opt_is(&it, o, "json")) {
+            json = 1;
+        } else if (cli_opt_is(&it, o, "input-format")) {
+            if (parse_input_format(cmd, v, &cp.format))
+                return EXIT_USAGE;
+        } else if (cli_opt_is(&it, o, "max-bytes")) {
+            if (cli_uint(cmd, "max-bytes", v, 16, (uint64_t)1 << 40, &u))
+                return EXIT_USAGE;
+            cp.max_bytes = (size_t)u;
+        }
+    }
+    if (n_in == 0)
+        inputs[n_in++] = "-";
+    if (model_path) {
+        aitag_model *m = NULL;
+        if (cli_load_model(model_path, &m) != 0)
+            return EXIT_FAIL;
+        tp = *aitag_model_tokenizer_params(m);
+        aitag_model_free(m);
+    }
+    aitag_error err = {0};
+    aitag_tokenizer *tok = NULL;
+    if (aitag_tokenizer_create(&tp, &tok, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    sbuf terms = {0}, line = {0};
+    for (int f = 0; f < n_in; f++) {
+        aitag_corpus_reader *r = NULL;
+        if (aitag_corpus_open(inputs[f], &cp, &r, &err) != AITAG_OK) {
+            cli_err("%s", err.msg);
+            rc = EXIT_FAIL;
+            continue;
+        }
+        aitag_record rec;
+        aitag_status s;
+        while ((s = aitag_corpus_next(r, &rec, &err)) != AITAG_END) {
+            line.len = 0;
+            if (s == AITAG_IO || s == AITAG_NOMEM) {
+                cli_err("%s", err.msg);
+                rc = EXIT_FAIL;
+                break;
+            }
+            if (s != AITAG_OK) {
+                cli_err("%s", err.msg);
+                rc = EXIT_FAIL;
+                if (json) {
+                    sb_puts(&line, "{\"id\": ");
+                    sb_json_string(&line, rec.id, strlen(rec.id));
+                    sb_puts(&line, ", \"error\": ");
+                    sb_json_string(&line, err.msg, strlen(err.msg));
+                    sb_puts(&line, "}\n");
+                } else {
+                    sb_puts(&line, "\n");
+                }
+                fwrite(line.p, 1, line.len, stdout);
+                continue;
+            }
+            terms.len = 0;
+            tok_ctx c = {&terms, all, 0};
+            aitag_tokenize_stats st;
+            if (aitag_tokenize(tok, rec.text, rec.text_len, on_term, &c, &st, &err) != AITAG_OK) {
+                cli_err("%s", err.msg);
+                rc = EXIT_FAIL;
+                break;
+            }
+            if (st.invalid)
+                cli_warn("%s:%llu: %llu invalid UTF-8 sequence(s) replaced by U+FFFD", inputs[f],
+                         (unsigned long long)rec.line, (unsigned long long)st.invalid);
+            if (json) {
+                sb_puts(&line, "{\"id\": ");
+                sb_json_string(&line, rec.id, strlen(rec.id));
+                sb_puts(&line, ", \"tokens\": [");
+                for (size_t i = 0, s0 = 0; terms.len && i <= terms.len; i++) {
+                    if (i == terms.len || terms.p[i] == '\x1f') {
+                        if (s0)
+                            sb_puts(&line, ", ");
+                        sb_json_string(&line, terms.p + s0, i - s0);
+                        s0 = i + 1;
+                    }
+                }
+                char tail[64];
+                snprintf(tail, sizeof tail, "], \"invalid_utf8\": %llu}\n", (unsigned long long)st.invalid);
+                sb_puts(&line, tail);
+            } else {
+                for (size_t i = 0; i < terms.len; i++)
+                    if (terms.p[i] == '\x1f')
+                        terms.p[i] = '|';
+                sb_put(&line, terms.p ? terms.p : "", terms.len);
+                sb_puts(&line, "\n");
+            }
+            if (line.oom) {
+                cli_err("out of memory");
+                rc = EXIT_FAIL;
+                break;
+            }
+            if (fwrite(line.p, 1, line.len, stdout) != line.len)
+                break;
+        }
+        aitag_corpus_close(r);
+    }
+    sb_free(&terms);
+    sb_free(&line);
+    aitag_tokenizer_free(tok);
+    return rc;
+}
+
+const cli_cmd cmd_tokenize = {
+    "tokenize", run, "print the terms the model sees in each article",
+    "[options] [FILE...|-]", opts,
+    "aitag tokenize article.txt\n"
+    "echo '{\"text\": \"삼성전자가 데이터센터에 투자\"}' | aitag tokenize --all -"};

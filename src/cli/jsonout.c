@@ -1,0 +1,138 @@
+/*
+ * jsonout.c: a growable output buffer and JSON string/number writers.
+ * Written by hand rather than with cJSON because classify writes one line
+ * per article on the hot path; the output is always valid UTF-8 JSON
+ * (invalid input bytes in ids are written as U+FFFD).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int reserve(sbuf *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + extra <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (reserve(b, n) == 0) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    }
+}
+
+void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* Length of a valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    unsigned cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+void sb_json_string(sbuf *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (reserve(b, n + 2) != 0)
+        return;
+    b->p[b->len++] = '"';
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            sb_put(b, (const char *)s + i, run - i);
+            i = run;
+            continue;
+        }
+        unsigned c = s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            sb_put(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            const char *named = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+            if (named) {
+                sb_put(b, named, 2);
+            } else {
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+                sb_put(b, esc, 6);
+            }
+            i++;
+        } else {
+            size_t len = utf8_len(s + i, n - i);
+            if (len) {
+                sb_put(b, (const char *)s + i, len);
+                i += len;
+            } else {
+                sb_put(b, "\xEF\xBF\xBD", 3);
+                i++;
+            }
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+void sb_double(sbuf *b, double v, int digits)
+{
+    char tmp[40];
+    int n;
+    if (!isfinite(v))
+        n = snprintf(tmp, sizeof tmp, "null");
+    else
+        n = snprintf(tmp, sizeof tmp, "%.*f", digits, v);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n);
+}
+
+void sb_free(sbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,381 @@
+/*
+ * corpus.c: line reader with a hard length limit, and the three record
+ * formats (rules in include/aitag/corpus.h).
+ *
+ * The line buffer grows up to max_bytes; a longer line is skipped to its end
+ * without being stored, and reported as AITAG_LIMIT.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "aitag/corpus.h"
+#include "internal.h"
+
+#define READ_CHUNK (256u * 1024u)
+#define MAX_LABELS_PER_DOC 64
+
+struct aitag_corpus_reader {
+    FILE *fp;
+    int own;
+    char *name;
+    aitag_corpus_params p;
+    aitag_input_format fmt;
+    char *buf;
+    size_t cap, len, pos;
+    int eof, first;
+    uint64_t line;
+    int text_done;
+    cJSON *json;
+    char *scratch;
+    size_t scratch_cap;
+    char idbuf[64];
+    const char *labels[MAX_LABELS_PER_DOC];
+};
+
+aitag_corpus_params aitag_corpus_params_default(void)
+{
+    aitag_corpus_params p;
+    memset(&p, 0, sizeof p);
+    p.format = AITAG_INPUT_AUTO;
+    p.max_bytes = (size_t)64 << 20;
+    p.labels_required = 0;
+    return p;
+}
+
+aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
+                                      aitag_corpus_reader **out, aitag_error *err)
+{
+    *out = NULL;
+    if (p->max_bytes < 16)
+        return aitag__fail(err, AITAG_INVALID, "the input size limit must be at least 16 bytes");
+    aitag_corpus_reader *r = aitag__calloc(1, sizeof *r);
+    if (!r || !(r->name = aitag__strndup(name, strlen(name)))) {
+        aitag__free(r);
+        return aitag__fail(err, AITAG_NOMEM, "out of memory");
+    }
+    r->fp = fp;
+    r->p = *p;
+    r->fmt = p->format;
+    r->first = 1;
+    *out = r;
+    return AITAG_OK;
+}
+
+aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
+                               aitag_error *err)
+{
+    *out = NULL;
+    if (strcmp(path, "-") == 0)
+        return aitag_corpus_open_stream(stdin, "<stdin>", p, out, err);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return aitag__fail(err, AITAG_IO, "%s: %s", path, strerror(errno));
+    aitag_status rc = aitag_corpus_open_stream(fp, path, p, out, err);
+    if (rc != AITAG_OK) {
+        fclose(fp);
+        return rc;
+    }
+    (*out)->own = 1;
+    return AITAG_OK;
+}
+
+void aitag_corpus_close(aitag_corpus_reader *r)
+{
+    if (!r)
+        return;
+    if (r->own)
+        fclose(r->fp);
+    cJSON_Delete(r->json);
+    aitag__free(r->buf);
+    aitag__free(r->scratch);
+    aitag__free(r->name);
+    aitag__free(r);
+}
+
+aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r) { return r->fmt; }
+
+/* Reads more input after the unconsumed bytes. 1 = got some, 0 = EOF, -1 = error. */
+static int fill(aitag_corpus_reader *r)
+{
+    if (r->eof)
+        return 0;
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    if (r->cap - r->len < READ_CHUNK && aitag__grow(&r->buf, &r->cap, r->len + READ_CHUNK, 1) != 0)
+        return -2;
+    size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->fp);
+    r->len += got;
+    if (got == 0) {
+        if (ferror(r->fp))
+            return -1;
+        r->eof = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Next line without its newline. 1 = line, 0 = end, -1 = I/O error,
+ * -2 = out of memory, -3 = line longer than the limit (skipped). */
+static int next_line(aitag_corpus_reader *r, char **line, size_t *n)
+{
+    size_t scanned = 0;
+    int too_long = 0;
+    for (;;) {
+        char *s = r->buf + r->pos;
+        size_t avail = r->len - r->pos;
+        char *nl = avail > scanned ? memchr(s + scanned, '\n', avail - scanned) : NULL;
+        if (nl) {
+            size_t len = (size_t)(nl - s);
+            r->pos += len + 1;
+            r->line++;
+            if (too_long || len > r->p.max_bytes)
+                return -3;
+            *line = s;
+            *n = len;
+            return 1;
+        }
+        if (avail > r->p.max_bytes) {
+            /* drop what we have of this line and keep looking for its end */
+            too_long = 1;
+            r->pos = r->len;
+            scanned = 0;
+        } else {
+            scanned = avail;
+        }
+        int f = fill(r);
+        if (f < 0)
+            return f == -1 ? -1 : -2;
+        if (f == 0) {
+            avail = r->len - r->pos;
+            if (avail == 0 && !too_long)
+                return 0;
+            r->line++;
+            *line = r->buf + r->pos;
+            *n = avail;
+            r->pos = r->len;
+            return too_long ? -3 : 1;
+        }
+    }
+}
+
+static int scratch_fit(aitag_corpus_reader *r, size_t n)
+{
+    return aitag__grow(&r->scratch, &r->scratch_cap, n, 1);
+}
+
+static aitag_status bad(aitag_corpus_reader *r, aitag_error *err, aitag_status code, const char *what)
+{
+    return aitag__fail(err, code, "%s:%llu: %s", r->name, (unsigned long long)r->line, what);
+}
+
+static aitag_status parse_json(aitag_corpus_reader *r, char *line, size_t n, aitag_record *rec, aitag_error *err)
+{
+    cJSON_Delete(r->json);
+    r->json = cJSON_ParseWithLength(line, n);
+    if (!r->json)
+        return bad(r, err, AITAG_PARSE, "malformed JSON");
+    if (!cJSON_IsObject(r->json))
+        return bad(r, err, AITAG_PARSE, "expected a JSON object");
+    static const char *const keys[] = {"id", "text", "title", "labels"};
+    const cJSON *it;
+    int seen[4] = {0};
+    cJSON_ArrayForEach(it, r->json)
+    {
+        for (int k = 0; k < 4; k++) {
+            if (it->string && strcmp(it->string, keys[k]) == 0 && seen[k]++) {
+                char msg[64];
+                snprintf(msg, sizeof msg, "duplicate key \"%s\"", keys[k]);
+                return bad(r, err, AITAG_PARSE, msg);
+            }
+        }
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(r->json, "id");
+    if (cJSON_IsString(id)) {
+        rec->id = id->valuestring;
+    } else if (cJSON_IsNumber(id) && isfinite(id->valuedouble)) {
+        double v = id->valuedouble;
+        if (v == (double)(long long)v && v > -9e15 && v < 9e15)
+            snprintf(r->idbuf, sizeof r->idbuf, "%lld", (long long)v);
+        else
+            snprintf(r->idbuf, sizeof r->idbuf, "%.17g", v);
+        rec->id = r->idbuf;
+        rec->id_is_number = 1;
+    } else if (id && !cJSON_IsNull(id)) {
+        return bad(r, err, AITAG_PARSE, "\"id\" must be a string or a number");
+    }
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(r->json, "text");
+    const cJSON *title = cJSON_GetObjectItemCaseSensitive(r->json, "title");
+    if (!text)
+        return bad(r, err, AITAG_PARSE, "\"text\" is missing");
+    if (!cJSON_IsString(text))
+        return bad(r, err, AITAG_PARSE, "\"text\" must be a string");
+    if (title && !cJSON_IsString(title) && !cJSON_IsNull(title))
+        return bad(r, err, AITAG_PARSE, "\"title\" must be a string");
+    size_t tl = strlen(text->valuestring);
+    if (cJSON_IsString(title) && title->valuestring[0]) {
+        size_t hl = strlen(title->valuestring);
+        if (scratch_fit(r, hl + tl + 3) != 0)
+            return bad(r, err, AITAG_NOMEM, "out of memory");
+        memcpy(r->scratch, title->valuestring, hl);
+        memcpy(r->scratch + hl, "\n\n", 2);
+        memcpy(r->scratch + hl + 2, text->valuestring, tl);
+        rec->text = r->scratch;
+        rec->text_len = hl + 2 + tl;
+    } else {
+        rec->text = text->valuestring;
+        rec->text_len = tl;
+    }
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(r->json, "labels");
+    if (!labels || cJSON_IsNull(labels)) {
+        if (r->p.labels_required)
+            return bad(r, err, AITAG_PARSE, "\"labels\" is missing");
+        return AITAG_OK;
+    }
+    if (!cJSON_IsArray(labels))
+        return bad(r, err, AITAG_PARSE, "\"labels\" must be an array of strings");
+    const cJSON *l;
+    cJSON_ArrayForEach(l, labels)
+    {
+        if (!cJSON_IsString(l))
+            return bad(r, err, AITAG_PARSE, "\"labels\" must be an array of strings");
+        if (l->valuestring[0] == '\0')
+            return bad(r, err, AITAG_PARSE, "\"labels\" contains an empty label");
+        if (rec->n_labels == MAX_LABELS_PER_DOC)
+            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
+        r->labels[rec->n_labels++] = l->valuestring;
+    }
+    rec->labels = r->labels;
+    rec->has_labels = 1;
+    return AITAG_OK;
+}
+
+/* "__label__a __label__b text": labels are copied NUL-terminated to scratch. */
+static aitag_status parse_fasttext(aitag_corpus_reader *r, char *line, size_t n, aitag_record *rec, aitag_error *err)
+{
+    static const char pfx[] = "__label__";
+    const size_t pl = sizeof pfx - 1;
+    if (scratch_fit(r, n + 1) != 0)
+        return bad(r, err, AITAG_NOMEM, "out of memory");
+    size_t i = 0, w = 0;
+    rec->has_labels = 1;
+    for (;;) {
+        while (i < n && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (n - i < pl || memcmp(line + i, pfx, pl) != 0)
+            break;
+        size_t s = i + pl, e = s;
+        while (e < n && line[e] != ' ' && line[e] != '\t')
+            e++;
+        if (e == s)
+            return bad(r, err, AITAG_PARSE, "empty fastText label");
+        if (rec->n_labels == MAX_LABELS_PER_DOC)
+            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
+        memcpy(r->scratch + w, line + s, e - s);
+        r->labels[rec->n_labels++] = r->scratch + w;
+        w += e - s;
+        r->scratch[w++] = '\0';
+        i = e;
+    }
+    rec->labels = r->labels;
+    rec->text = line + i;
+    rec->text_len = n - i;
+    return AITAG_OK;
+}
+
+static void resolve_format(aitag_corpus_reader *r)
+{
+    if (r->fmt != AITAG_INPUT_AUTO)
+        return;
+    while (r->len - r->pos < 16 && fill(r) > 0)
+        ;
+    const char *s = r->buf ? r->buf + r->pos : "";
+    size_t n = r->len - r->pos, i = 0;
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    if (i < n && s[i] == '{')
+        r->fmt = AITAG_INPUT_JSONL;
+    else if (n - i >= 9 && memcmp(s + i, "__label__", 9) == 0)
+        r->fmt = AITAG_INPUT_FASTTEXT;
+    else
+        r->fmt = AITAG_INPUT_TEXT;
+}
+
+static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err)
+{
+    if (r->text_done)
+        return AITAG_END;
+    r->text_done = 1;
+    int f;
+    while ((f = fill(r)) > 0) {
+        if (r->len > r->p.max_bytes) {
+            r->line = 1;
+            return bad(r, err, AITAG_LIMIT, "article larger than the input size limit (--max-bytes)");
+        }
+    }
+    if (f == -1)
+        return aitag__fail(err, AITAG_IO, "%s: read error: %s", r->name, strerror(errno));
+    if (f == -2)
+        return aitag__fail(err, AITAG_NOMEM, "%s: out of memory", r->name);
+    r->line = 1;
+    rec->line = 1;
+    rec->id = r->name;
+    rec->text = r->buf ? r->buf : "";
+    rec->text_len = r->len;
+    if (rec->text_len >= 3 && memcmp(rec->text, "\xEF\xBB\xBF", 3) == 0) {
+        rec->text += 3;
+        rec->text_len -= 3;
+    }
+    return AITAG_OK;
+}
+
+aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err)
+{
+    memset(rec, 0, sizeof *rec);
+    resolve_format(r);
+    if (r->fmt == AITAG_INPUT_TEXT)
+        return next_text(r, rec, err);
+    char *line;
+    size_t n;
+    int got = next_line(r, &line, &n);
+    rec->line = r->line;
+    snprintf(r->idbuf, sizeof r->idbuf, "%llu", (unsigned long long)r->line);
+    rec->id = r->idbuf;
+    if (got == 0)
+        return AITAG_END;
+    if (got == -1)
+        return aitag__fail(err, AITAG_IO, "%s: read error: %s", r->name, strerror(errno));
+    if (got == -2)
+        return aitag__fail(err, AITAG_NOMEM, "%s: out of memory", r->name);
+    if (got == -3) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "line longer than the limit of %zu bytes (--max-bytes)", r->p.max_bytes);
+        return bad(r, err, AITAG_LIMIT, msg);
+    }
+    if (r->first) {
+        r->first = 0;
+        if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            line += 3;
+            n -= 3;
+        }
+    }
+    if (n && line[n - 1] == '\r')
+        n--;
+    size_t i = 0;
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == n) {
+        rec->blank = 1;
+        return bad(r, err, AITAG_PARSE, "empty line");
+    }
+    return r->fmt == AITAG_INPUT_JSONL ? parse_json(r, line, n, rec, err) : parse_fasttext(r, line, n, rec, err);
+}

@@ -1,0 +1,44 @@
+/*
+ * internal.h: helpers shared by the library's .c files; never installed.
+ */
+#ifndef AITAG_INTERNAL_H
+#define AITAG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aitag/status.h"
+
+#if defined(__GNUC__)
+#define AITAG__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define AITAG__PRINTF(a, b)
+#endif
+
+/* Fills err (if not NULL) with code and a formatted message; returns code. */
+aitag_status aitag__fail(aitag_error *err, aitag_status code, const char *fmt, ...) AITAG__PRINTF(3, 4);
+
+/* Allocation wrappers: every allocation of the library goes through these so
+ * that tests can make the N-th one fail (see aitag__set_alloc_fail_after). */
+void *aitag__malloc(size_t n);
+void *aitag__calloc(size_t n, size_t size);
+void *aitag__realloc(void *p, size_t n);
+void  aitag__free(void *p);
+char *aitag__strndup(const char *s, size_t n);
+
+/* Test hook: after n more successful allocations, every allocation fails.
+ * n < 0 switches failure injection off. Not thread-safe; tests only. */
+void aitag__set_alloc_fail_after(long n);
+
+/* Grows *buf (capacity *cap elements of size elem) to hold at least need
+ * elements. Returns 0 or -1 on overflow/out of memory (buffer unchanged). */
+int aitag__grow(void *buf, size_t *cap, size_t need, size_t elem);
+
+/* 64-bit hash of a byte string (used by the vocabulary table; value is part of
+ * the model format, so it must never change). */
+uint64_t aitag__hash_bytes(const void *data, size_t len);
+
+/* Checksum of a file section: the same function, named "fnv1a64" in the model. */
+uint64_t aitag__checksum(const void *data, size_t len);
+
+#endif

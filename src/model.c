@@ -1,0 +1,121 @@
+/*
+ * model.c: model accessors, term lookup, and the decision rule
+ * (margins -> tags and probabilities).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "model_internal.h"
+
+size_t aitag_model_num_labels(const aitag_model *m) { return m->n_labels; }
+size_t aitag_model_num_features(const aitag_model *m) { return m->n_features; }
+int aitag_model_is_single_label(const aitag_model *m) { return m->single_label; }
+const char *aitag_model_header(const aitag_model *m) { return m->header; }
+const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m) { return &m->tok; }
+
+const char *aitag_model_label(const aitag_model *m, size_t k) { return k < m->n_labels ? m->labels[k] : NULL; }
+
+int64_t aitag_model_label_index(const aitag_model *m, const char *name)
+{
+    for (uint32_t k = 0; k < m->n_labels; k++)
+        if (strcmp(m->labels[k], name) == 0)
+            return k;
+    return -1;
+}
+
+const char *aitag_model_term(const aitag_model *m, uint32_t id, size_t *len)
+{
+    if (!m->terms || id >= m->n_features)
+        return NULL;
+    *len = m->term_off[id + 1] - m->term_off[id];
+    return m->terms + m->term_off[id];
+}
+
+int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len)
+{
+    uint64_t h = aitag__hash_bytes(term, len);
+    if (m->hash_bits) {
+        uint32_t id = (uint32_t)(h & (m->n_features - 1));
+        return m->idf[id] > 0 ? (int64_t)id : -1;
+    }
+    uint32_t mask = m->table_size - 1;
+    uint32_t i = (uint32_t)h & mask;
+    /* the loader guarantees an empty slot, so this ends */
+    for (;;) {
+        uint32_t v = m->table[i];
+        if (v == 0)
+            return -1;
+        uint32_t id = v - 1;
+        uint32_t a = m->term_off[id], b = m->term_off[id + 1];
+        if (b - a == len && memcmp(m->terms + a, term, len) == 0)
+            return id;
+        i = (i + 1) & mask;
+    }
+}
+
+aitag_decide_opts aitag_decide_opts_default(void)
+{
+    aitag_decide_opts o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+typedef struct {
+    double s;
+    uint32_t k;
+} ranked;
+
+static int by_margin(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s > y->s ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o, uint32_t *tags,
+                    double *probs)
+{
+    const uint32_t K = m->n_labels;
+    ranked stackbuf[64];
+    ranked *r = K <= 64 ? stackbuf : malloc(K * sizeof *r);
+    size_t n = 0;
+    if (probs)
+        for (uint32_t k = 0; k < K; k++)
+            probs[k] = 1.0 / (1.0 + exp(m->platt_a[k] * margins[k] + m->platt_b[k]));
+    if (!r) { /* cannot rank: fall back to the single best label */
+        uint32_t best = 0;
+        for (uint32_t k = 1; k < K; k++)
+            if (margins[k] > margins[best])
+                best = k;
+        tags[0] = best;
+        return 1;
+    }
+    for (uint32_t k = 0; k < K; k++)
+        r[k] = (ranked){margins[k], k};
+    qsort(r, K, sizeof *r, by_margin);
+    size_t passing = 0;
+    if (m->single_label) {
+        passing = 1;
+    } else {
+        /* passing labels, in margin order */
+        for (uint32_t j = 0; j < K; j++)
+            if (r[j].s > m->threshold[r[j].k]) {
+                ranked t = r[j];
+                memmove(r + passing + 1, r + passing, (j - passing) * sizeof *r);
+                r[passing++] = t;
+            }
+    }
+    n = passing;
+    if (o && n < o->min_labels)
+        n = o->min_labels < K ? o->min_labels : K;
+    if (o && o->top_k && n > o->top_k)
+        n = o->top_k;
+    for (size_t j = 0; j < n; j++)
+        tags[j] = r[j].k;
+    if (r != stackbuf)
+        free(r);
+    return n;
+}

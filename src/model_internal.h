@@ -1,0 +1,86 @@
+/*
+ * model_internal.h: the in-memory model, shared by model_io.c (image <-> model),
+ * model.c (accessors, decisions), classify.c (featurize, score) and train.c.
+ *
+ * A model is always backed by one "image": the exact bytes of its file
+ * (prefix + JSON header + data sections), either mmap'd from disk or built in
+ * memory by training. Saving writes the image, so a loaded model saves back
+ * byte for byte, and a trained model is validated by the same code as a
+ * loaded one.
+ */
+#ifndef AITAG_MODEL_INTERNAL_H
+#define AITAG_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aitag/model.h"
+
+#define AITAG__MAGIC "AITAGMDL"
+#define AITAG__PREFIX_SIZE 64
+#define AITAG__ALIGN 64
+#define AITAG__WEIGHTING "tfidf-sublinear-smooth-l2"
+
+struct aitag_model {
+    uint32_t n_labels;
+    char **labels;
+    double *threshold, *platt_a, *platt_b, *bias; /* n_labels each */
+    int single_label;
+    aitag_tokenizer_params tok;
+    uint32_t hash_bits;      /* 0 = vocabulary */
+    uint32_t n_features;
+
+    const char *terms;       /* vocabulary models only */
+    size_t terms_size;
+    const uint32_t *term_off;   /* n_features + 1 */
+    const uint32_t *table;      /* table_size slots: id + 1, 0 = empty */
+    uint32_t table_size;        /* power of two */
+    const float *idf;           /* n_features */
+    const float *weights;       /* n_features x n_labels */
+
+    char *header;            /* JSON text, NUL-terminated copy */
+    const uint8_t *image;    /* whole file image */
+    size_t image_size;
+    int image_mapped;        /* 1 = munmap, 0 = free */
+};
+
+/* Everything training decides; model_io.c lays it out as an image. */
+typedef struct aitag__model_spec {
+    uint32_t n_labels;
+    const char *const *labels;
+    const double *threshold, *platt_a, *platt_b, *bias;
+    int single_label;
+    aitag_tokenizer_params tok;
+    uint32_t hash_bits;
+    uint32_t n_features;
+    const char *terms;          /* NULL for hashed models */
+    const uint32_t *term_off;
+    const float *idf;
+    const float *weights;
+    void *features_json;        /* cJSON object merged into "features" (borrowed) */
+    void *training_json;        /* cJSON object stored as "training" (borrowed) */
+    const char *const *untrainable; /* labels skipped in training */
+    uint32_t n_untrainable;
+} aitag__model_spec;
+
+aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out, aitag_error *err);
+
+/* Feature id of a term, or -1 (vocabulary or hashing, as the model says). */
+int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len);
+
+/* The TF-IDF weight before normalisation: (1 + ln count) * idf. */
+static inline double aitag__tfidf(uint32_t count, float idf);
+
+#include <math.h>
+static inline double aitag__tfidf(uint32_t count, float idf)
+{
+    return (1.0 + log((double)count)) * (double)idf;
+}
+
+/* idf(t) = ln((1 + N) / (1 + df(t))) + 1, as float (the stored precision). */
+static inline float aitag__idf(uint64_t n_docs, uint64_t df)
+{
+    return (float)(log((1.0 + (double)n_docs) / (1.0 + (double)df)) + 1.0);
+}
+
+#endif

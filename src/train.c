@@ -1,0 +1,695 @@
+/*
+ * train.c: dataset -> model. The order of work:
+ *
+ *  1. vocab.c prunes and sorts the vocabulary; rows are built once.
+ *  2. Labels with no positive or no negative document are set aside
+ *     ("untrainable_labels" in the header); the others are sorted by name.
+ *  3. Documents are dealt into `folds` folds (seeded shuffle). For every C
+ *     tried, every fold and every label, a binary SVM is trained on the other
+ *     folds and its margins on the held-out fold are kept.
+ *  4. From those held-out margins: cross-validated quality (each fold judged
+ *     with thresholds tuned on the other folds only), the choice of C, then
+ *     per-label thresholds and Platt sigmoids tuned on all held-out margins.
+ *  5. One SVM per label on all documents gives the final weights.
+ *
+ * Jobs (one binary SVM each) run in `threads` worker processes. Processes,
+ * not threads, because liblinear's dual solver draws from the C library's
+ * global rand(): each job seeds it, so every job's result depends only on
+ * its inputs and the model is the same for any number of workers.
+ * Results come back through shared anonymous memory.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "aitag/metrics.h"
+#include "dataset.h"
+#include "internal.h"
+#include "learn.h"
+#include "model_internal.h"
+
+#define MAX_WORKERS 64
+static const double C_GRID[] = {0.1, 0.3, 1.0, 3.0, 10.0};
+
+aitag_train_params aitag_train_params_default(void)
+{
+    aitag_train_params p;
+    memset(&p, 0, sizeof p);
+    p.C = 1.0;
+    p.eps = 0.0;
+    p.solver = AITAG_SOLVER_LIBLINEAR;
+    p.min_df = 2;
+    p.max_df = 1.0;
+    p.max_features = 0;
+    p.folds = 3;
+    p.threads = 0;
+    p.seed = 1;
+    p.search_C = 0;
+    p.force_multilabel = 0;
+    p.max_labels = 4096;
+    return p;
+}
+
+const char *aitag_train_params_check(const aitag_train_params *p)
+{
+    if (!(p->C > 0) || !isfinite(p->C))
+        return "C must be a positive number";
+    if (p->eps < 0 || !isfinite(p->eps))
+        return "eps must be >= 0 (0 = the solver's default)";
+    if (p->solver != AITAG_SOLVER_LIBLINEAR && p->solver != AITAG_SOLVER_LIBSVM)
+        return "unknown solver";
+    if (p->min_df < 1)
+        return "min_df must be at least 1";
+    if (!(p->max_df > 0 && p->max_df <= 1.0))
+        return "max_df must be in (0, 1]";
+    if (p->folds == 1 || p->folds > 20)
+        return "folds must be 0 (no tuning) or 2..20";
+    if (p->threads > MAX_WORKERS)
+        return "threads must be at most 64";
+    if (p->search_C && p->folds < 2)
+        return "searching C needs at least 2 folds";
+    if (p->max_labels < 1)
+        return "the label limit must be at least 1";
+    return NULL;
+}
+
+typedef struct trainer {
+    const aitag_dataset *d;
+    const aitag_train_params *p;
+    aitag__rows rows;
+    aitag__solver *solver;
+    size_t N;
+    uint32_t V, K, folds, nC;
+    uint32_t *lab_of;          /* trainable index -> dataset label id */
+    uint32_t *k_of;            /* dataset label id -> trainable index or UINT32_MAX */
+    signed char *Y;            /* K x N */
+    uint32_t *fold;            /* N */
+    uint32_t **train_idx, **test_idx; /* per fold */
+    size_t *n_train, *n_test;
+    uint32_t *all_idx;
+    double Cs[8];
+    double C_final;
+    double eps;
+    /* shared with worker processes */
+    double *dv;                /* nC x K x N held-out margins */
+    float *W;                  /* K x V final weights */
+    double *bias;              /* K */
+    long *done;
+    size_t shm_size;
+    void *shm;
+} trainer;
+
+static int job_seed(const trainer *t, uint32_t k, uint32_t f)
+{
+    return (int)((t->p->seed * 0x9E3779B1u + k * 7919u + f * 104729u) & 0x7fffffff);
+}
+
+/* Trains label k on idx[0..n) and returns w (V doubles, caller frees) and b. */
+static int fit(trainer *t, uint32_t k, uint32_t f, double C, const uint32_t *idx, size_t n, double **w_out,
+               double *b)
+{
+    double *w = aitag__malloc(((size_t)t->V + 1) * sizeof *w);
+    signed char *y = aitag__malloc(n ? n : 1);
+    if (!w || !y) {
+        aitag__free(w);
+        aitag__free(y);
+        return -1;
+    }
+    const signed char *Yk = t->Y + (size_t)k * t->N;
+    for (size_t i = 0; i < n; i++)
+        y[i] = Yk[idx[i]];
+    srand((unsigned)job_seed(t, k, f));
+    int rc = t->solver->train(t->solver, idx, n, y, C, t->eps, w, b);
+    aitag__free(y);
+    if (rc != 0) {
+        aitag__free(w);
+        return -1;
+    }
+    *w_out = w;
+    return 0;
+}
+
+static double dot(const aitag__rows *r, size_t i, const double *w)
+{
+    double s = 0;
+    for (size_t j = r->start[i]; j < r->start[i + 1]; j++)
+        s += r->val[j] * w[r->col[j]];
+    return s;
+}
+
+/* job j of the cross-validation stage: C index, fold, label */
+static int cv_job(trainer *t, size_t j)
+{
+    uint32_t k = (uint32_t)(j % t->K), f = (uint32_t)((j / t->K) % t->folds);
+    uint32_t ci = (uint32_t)(j / ((size_t)t->K * t->folds));
+    double *w, b;
+    if (fit(t, k, f, t->Cs[ci], t->train_idx[f], t->n_train[f], &w, &b) != 0)
+        return -1;
+    double *out = t->dv + ((size_t)ci * t->K + k) * t->N;
+    for (size_t i = 0; i < t->n_test[f]; i++) {
+        uint32_t doc = t->test_idx[f][i];
+        out[doc] = dot(&t->rows, doc, w) + b;
+    }
+    aitag__free(w);
+    return 0;
+}
+
+static int final_job(trainer *t, size_t j)
+{
+    uint32_t k = (uint32_t)j;
+    double *w, b;
+    if (fit(t, k, t->folds, t->C_final, t->all_idx, t->N, &w, &b) != 0)
+        return -1;
+    float *out = t->W + (size_t)k * t->V;
+    for (uint32_t i = 0; i < t->V; i++)
+        out[i] = (float)w[i];
+    t->bias[k] = b;
+    aitag__free(w);
+    return 0;
+}
+
+static unsigned worker_count(const aitag_train_params *p)
+{
+    long n = p->threads ? (long)p->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > MAX_WORKERS)
+        n = MAX_WORKERS;
+    return (unsigned)n;
+}
+
+/* Runs jobs 0..njobs-1, in this process (one worker) or in forked workers. */
+static aitag_status run_jobs(trainer *t, size_t njobs, int (*job)(trainer *, size_t), const char *stage,
+                             aitag_progress_fn progress, void *ud, aitag_error *err)
+{
+    unsigned workers = worker_count(t->p);
+    if (workers > njobs)
+        workers = (unsigned)njobs;
+    __atomic_store_n(t->done, 0, __ATOMIC_SEQ_CST);
+    if (workers <= 1) {
+        for (size_t j = 0; j < njobs; j++) {
+            if (job(t, j) != 0)
+                return aitag__fail(err, AITAG_SOLVER, "training failed (%s, job %zu): out of memory or solver error", stage, j);
+            if (progress && progress(ud, stage, j + 1, njobs))
+                return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
+        }
+        return AITAG_OK;
+    }
+    pid_t pid[MAX_WORKERS];
+    unsigned started = 0;
+    fflush(NULL); /* so buffered output is not written twice */
+    for (; started < workers; started++) {
+        pid_t c = fork();
+        if (c < 0)
+            break;
+        if (c == 0) {
+            for (size_t j = started; j < njobs; j += workers) {
+                if (job(t, j) != 0)
+                    _exit(3);
+                __atomic_add_fetch(t->done, 1, __ATOMIC_SEQ_CST);
+            }
+            _exit(0);
+        }
+        pid[started] = c;
+    }
+    int failed = started < workers, cancelled = 0;
+    unsigned live = started;
+    int status[MAX_WORKERS];
+    int reaped[MAX_WORKERS] = {0};
+    while (live) {
+        for (unsigned w = 0; w < started; w++) {
+            if (reaped[w])
+                continue;
+            pid_t r = waitpid(pid[w], &status[w], WNOHANG);
+            if (r == pid[w]) {
+                reaped[w] = 1;
+                live--;
+                if (!WIFEXITED(status[w]) || WEXITSTATUS(status[w]) != 0)
+                    failed = 1;
+            }
+        }
+        if (!live)
+            break;
+        if ((failed || cancelled) && live) {
+            for (unsigned w = 0; w < started; w++)
+                if (!reaped[w])
+                    kill(pid[w], SIGKILL);
+        }
+        if (progress && !cancelled &&
+            progress(ud, stage, (size_t)__atomic_load_n(t->done, __ATOMIC_SEQ_CST), njobs))
+            cancelled = 1;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (cancelled)
+        return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
+    if (failed)
+        return aitag__fail(err, AITAG_SOLVER, "training failed (%s): a worker process failed (out of memory or solver error)", stage);
+    if (progress)
+        progress(ud, stage, njobs, njobs);
+    return AITAG_OK;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static const aitag_dataset *sort_ds;
+static int by_label_name(const void *a, const void *b)
+{
+    size_t la, lb;
+    const char *sa = aitag__strmap_str(&sort_ds->labels, *(const uint32_t *)a, &la);
+    const char *sb = aitag__strmap_str(&sort_ds->labels, *(const uint32_t *)b, &lb);
+    int c = memcmp(sa, sb, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
+/* Gold label ids of doc i as trainable indices (untrainable ones as K + id). */
+static size_t gold_of(const trainer *t, size_t i, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t j = t->d->lab_start[i]; j < t->d->lab_start[i + 1]; j++) {
+        uint32_t id = t->d->lab[j];
+        out[n++] = t->k_of[id] != UINT32_MAX ? t->k_of[id] : t->K + id;
+    }
+    return n;
+}
+
+typedef struct {
+    double s;
+    uint32_t k;
+} ranked;
+
+static int by_margin(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s > y->s ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+/* Quality of the held-out margins of C index ci: each fold decided with
+ * thresholds tuned on the other folds. */
+static aitag_status cv_quality(trainer *t, uint32_t ci, int single, aitag_summary *sum, aitag_error *err)
+{
+    double *thr = aitag__malloc((size_t)t->K * t->folds * sizeof *thr);
+    ranked *rk = aitag__malloc((size_t)t->K * sizeof *rk);
+    uint32_t *pred = aitag__malloc((size_t)t->K * sizeof *pred);
+    uint32_t *gold = aitag__malloc(((size_t)t->d->labels.n + 1) * sizeof *gold);
+    aitag_metrics *m = NULL;
+    aitag_status rc = AITAG_NOMEM;
+    if (!thr || !rk || !pred || !gold || aitag_metrics_create(t->K, &m, err) != AITAG_OK)
+        goto done;
+    const double *dv = t->dv + (size_t)ci * t->K * t->N;
+    for (uint32_t k = 0; k < t->K; k++)
+        for (uint32_t f = 0; f < t->folds; f++)
+            aitag__tune_threshold(dv + (size_t)k * t->N, t->Y + (size_t)k * t->N, t->train_idx[f], t->n_train[f],
+                                  &thr[k * t->folds + f]);
+    for (size_t i = 0; i < t->N; i++) {
+        size_t np = 0;
+        for (uint32_t k = 0; k < t->K; k++) {
+            double s = dv[(size_t)k * t->N + i];
+            if (single || s > thr[k * t->folds + t->fold[i]])
+                rk[np++] = (ranked){s, k};
+        }
+        qsort(rk, np, sizeof *rk, by_margin);
+        if (single && np > 1)
+            np = 1;
+        for (size_t j = 0; j < np; j++)
+            pred[j] = rk[j].k;
+        size_t ng = gold_of(t, i, gold);
+        if (aitag_metrics_add(m, gold, ng, pred, np) != AITAG_OK)
+            goto done;
+    }
+    aitag_metrics_summary(m, sum);
+    rc = AITAG_OK;
+done:
+    if (rc == AITAG_NOMEM)
+        aitag__fail(err, AITAG_NOMEM, "out of memory scoring cross-validation");
+    aitag_metrics_free(m);
+    aitag__free(thr);
+    aitag__free(rk);
+    aitag__free(pred);
+    aitag__free(gold);
+    return rc;
+}
+
+static void hex64(char *buf, uint64_t v) { snprintf(buf, 17, "%016llx", (unsigned long long)v); }
+
+static void trainer_free(trainer *t)
+{
+    if (t->shm)
+        munmap(t->shm, t->shm_size);
+    if (t->solver)
+        t->solver->free(t->solver);
+    aitag__rows_free(&t->rows);
+    aitag__free(t->lab_of);
+    aitag__free(t->k_of);
+    aitag__free(t->Y);
+    aitag__free(t->fold);
+    for (uint32_t f = 0; t->train_idx && f < t->folds; f++) {
+        aitag__free(t->train_idx[f]);
+        aitag__free(t->test_idx[f]);
+    }
+    aitag__free(t->train_idx);
+    aitag__free(t->test_idx);
+    aitag__free(t->n_train);
+    aitag__free(t->n_test);
+    aitag__free(t->all_idx);
+}
+
+static aitag_status setup_folds(trainer *t)
+{
+    size_t N = t->N;
+    t->fold = aitag__malloc(N * sizeof *t->fold);
+    t->all_idx = aitag__malloc(N * sizeof *t->all_idx);
+    if (!t->fold || !t->all_idx)
+        return AITAG_NOMEM;
+    for (size_t i = 0; i < N; i++)
+        t->all_idx[i] = (uint32_t)i;
+    if (t->folds < 2)
+        return AITAG_OK;
+    /* seeded Fisher-Yates shuffle, then deal round-robin */
+    uint32_t *perm = aitag__malloc(N * sizeof *perm);
+    if (!perm)
+        return AITAG_NOMEM;
+    memcpy(perm, t->all_idx, N * sizeof *perm);
+    uint64_t st = t->p->seed;
+    for (size_t i = N; i > 1; i--) {
+        size_t j = (size_t)(splitmix(&st) % i);
+        uint32_t tmp = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = tmp;
+    }
+    for (size_t i = 0; i < N; i++)
+        t->fold[perm[i]] = (uint32_t)(i % t->folds);
+    aitag__free(perm);
+    t->train_idx = aitag__calloc(t->folds, sizeof *t->train_idx);
+    t->test_idx = aitag__calloc(t->folds, sizeof *t->test_idx);
+    t->n_train = aitag__calloc(t->folds, sizeof *t->n_train);
+    t->n_test = aitag__calloc(t->folds, sizeof *t->n_test);
+    if (!t->train_idx || !t->test_idx || !t->n_train || !t->n_test)
+        return AITAG_NOMEM;
+    for (uint32_t f = 0; f < t->folds; f++) {
+        t->train_idx[f] = aitag__malloc(N * sizeof **t->train_idx);
+        t->test_idx[f] = aitag__malloc(N * sizeof **t->test_idx);
+        if (!t->train_idx[f] || !t->test_idx[f])
+            return AITAG_NOMEM;
+        for (size_t i = 0; i < N; i++) {
+            if (t->fold[i] == f)
+                t->test_idx[f][t->n_test[f]++] = (uint32_t)i;
+            else
+                t->train_idx[f][t->n_train[f]++] = (uint32_t)i;
+        }
+    }
+    return AITAG_OK;
+}
+
+aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, aitag_progress_fn progress,
+                         void *ud, aitag_model **out, aitag_cv_report *report, aitag_error *err)
+{
+    *out = NULL;
+    const char *why = aitag_train_params_check(p);
+    if (why)
+        return aitag__fail(err, AITAG_INVALID, "%s", why);
+    if (d->n_docs == 0)
+        return aitag__fail(err, AITAG_EMPTY, "the training corpus has no documents");
+
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.d = d;
+    t.p = p;
+    t.N = d->n_docs;
+    t.folds = p->folds;
+    aitag__vocab voc;
+    memset(&voc, 0, sizeof voc);
+    cJSON *training = NULL, *features = NULL;
+    double *thr = NULL, *pa = NULL, *pb = NULL, *bias = NULL;
+    float *weights = NULL;
+    const char **names = NULL, **untrainable = NULL;
+    char **name_buf = NULL;
+    uint32_t n_untrainable = 0;
+    aitag_status rc;
+
+    if (progress && progress(ud, "vocabulary", 0, 1)) {
+        rc = aitag__fail(err, AITAG_CANCELLED, "training cancelled");
+        goto done;
+    }
+    rc = aitag__vocab_build(d, p, &voc, err);
+    if (rc != AITAG_OK)
+        goto done;
+    if (voc.n == 0) {
+        rc = aitag__fail(err, AITAG_EMPTY, "no term survives pruning (min_df %u, max_df %g): the corpus is too small or empty",
+                         p->min_df, p->max_df);
+        goto done;
+    }
+    rc = aitag__rows_build(d, &voc, &t.rows, err);
+    if (rc != AITAG_OK)
+        goto done;
+    t.V = voc.n;
+    rc = p->solver == AITAG_SOLVER_LIBSVM ? aitag__libsvm_create(&t.rows, &t.solver, err)
+                                          : aitag__liblinear_create(&t.rows, &t.solver, err);
+    if (rc != AITAG_OK)
+        goto done;
+    t.eps = p->eps > 0 ? p->eps : t.solver->default_eps;
+
+    /* labels: trainable ones sorted by name */
+    size_t L = d->labels.n;
+    uint32_t *pos_count = aitag__calloc(L ? L : 1, sizeof *pos_count);
+    t.lab_of = aitag__malloc((L ? L : 1) * sizeof *t.lab_of);
+    t.k_of = aitag__malloc((L ? L : 1) * sizeof *t.k_of);
+    untrainable = aitag__malloc((L ? L : 1) * sizeof *untrainable);
+    name_buf = aitag__calloc(L ? L : 1, sizeof *name_buf);
+    if (!pos_count || !t.lab_of || !t.k_of || !untrainable || !name_buf) {
+        aitag__free(pos_count);
+        rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+        goto done;
+    }
+    int single = !p->force_multilabel;
+    for (size_t i = 0; i < t.N; i++) {
+        if (d->lab_start[i + 1] - d->lab_start[i] != 1)
+            single = 0;
+        for (size_t j = d->lab_start[i]; j < d->lab_start[i + 1]; j++)
+            pos_count[d->lab[j]]++;
+    }
+    for (size_t l = 0; l < L; l++) {
+        size_t len;
+        const char *s = aitag__strmap_str(&d->labels, (uint32_t)l, &len);
+        name_buf[l] = aitag__strndup(s, len);
+        if (!name_buf[l]) {
+            aitag__free(pos_count);
+            rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+            goto done;
+        }
+        t.k_of[l] = UINT32_MAX;
+        if (pos_count[l] == 0 || pos_count[l] == t.N)
+            untrainable[n_untrainable++] = name_buf[l];
+        else
+            t.lab_of[t.K++] = (uint32_t)l;
+    }
+    aitag__free(pos_count);
+    if (t.K == 0) {
+        rc = aitag__fail(err, AITAG_LABEL, "no label has both positive and negative documents (%zu labels in %zu documents)", L, t.N);
+        goto done;
+    }
+    sort_ds = d;
+    qsort(t.lab_of, t.K, sizeof *t.lab_of, by_label_name);
+    for (uint32_t k = 0; k < t.K; k++)
+        t.k_of[t.lab_of[k]] = k;
+    if (single && t.K < 2)
+        single = 0;
+
+    t.Y = aitag__malloc((size_t)t.K * t.N);
+    if (!t.Y) {
+        rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+        goto done;
+    }
+    memset(t.Y, -1, (size_t)t.K * t.N);
+    for (size_t i = 0; i < t.N; i++)
+        for (size_t j = d->lab_start[i]; j < d->lab_start[i + 1]; j++)
+            if (t.k_of[d->lab[j]] != UINT32_MAX)
+                t.Y[(size_t)t.k_of[d->lab[j]] * t.N + i] = 1;
+
+    if (setup_folds(&t) != AITAG_OK) {
+        rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+        goto done;
+    }
+    t.nC = 1;
+    t.Cs[0] = p->C;
+    if (p->search_C) {
+        t.nC = sizeof C_GRID / sizeof C_GRID[0];
+        memcpy(t.Cs, C_GRID, sizeof C_GRID);
+    }
+    t.shm_size = sizeof(long) * 8 + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N * sizeof(double) : 0) +
+                 (size_t)t.K * t.V * sizeof(float) + (size_t)t.K * sizeof(double);
+    t.shm = mmap(NULL, t.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (t.shm == MAP_FAILED) {
+        t.shm = NULL;
+        rc = aitag__fail(err, AITAG_NOMEM, "cannot map %zu bytes of shared memory for training", t.shm_size);
+        goto done;
+    }
+    t.done = t.shm;
+    t.bias = (double *)((char *)t.shm + sizeof(long) * 8);
+    t.dv = t.bias + t.K;
+    t.W = (float *)(t.dv + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N : 0));
+
+    /* cross-validation */
+    uint32_t best = 0;
+    aitag_summary sum[8];
+    memset(sum, 0, sizeof sum);
+    if (t.folds >= 2) {
+        rc = run_jobs(&t, (size_t)t.nC * t.folds * t.K, cv_job, "cv", progress, ud, err);
+        if (rc != AITAG_OK)
+            goto done;
+        for (uint32_t ci = 0; ci < t.nC; ci++) {
+            rc = cv_quality(&t, ci, single, &sum[ci], err);
+            if (rc != AITAG_OK)
+                goto done;
+            double score = single ? sum[ci].accuracy : sum[ci].micro.f1;
+            double bscore = single ? sum[best].accuracy : sum[best].micro.f1;
+            if (score > bscore)
+                best = ci;
+        }
+    }
+    t.C_final = t.Cs[best];
+
+    /* thresholds and calibration from all held-out margins */
+    thr = aitag__calloc(t.K, sizeof *thr);
+    pa = aitag__calloc(t.K, sizeof *pa);
+    pb = aitag__calloc(t.K, sizeof *pb);
+    bias = aitag__calloc(t.K, sizeof *bias);
+    weights = aitag__malloc((size_t)t.K * t.V * sizeof *weights);
+    names = aitag__malloc(t.K * sizeof *names);
+    if (!thr || !pa || !pb || !bias || !weights || !names) {
+        rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+        goto done;
+    }
+    for (uint32_t k = 0; k < t.K; k++) {
+        names[k] = name_buf[t.lab_of[k]];
+        if (t.folds >= 2) {
+            const double *s = t.dv + ((size_t)best * t.K + k) * t.N;
+            const signed char *y = t.Y + (size_t)k * t.N;
+            aitag__tune_threshold(s, y, t.all_idx, t.N, &thr[k]);
+            aitag__platt_fit(s, y, t.all_idx, t.N, &pa[k], &pb[k]);
+        } else {
+            thr[k] = 0.0; /* the SVM's own cut; probabilities uncalibrated */
+            pa[k] = -2.0;
+            pb[k] = 0.0;
+        }
+    }
+
+    rc = run_jobs(&t, t.K, final_job, "train", progress, ud, err);
+    if (rc != AITAG_OK)
+        goto done;
+    for (uint32_t k = 0; k < t.K; k++) {
+        bias[k] = t.bias[k];
+        for (uint32_t j = 0; j < t.V; j++)
+            weights[(size_t)j * t.K + k] = t.W[(size_t)k * t.V + j];
+    }
+
+    /* header sections describing how the model was made */
+    char hex[17];
+    features = cJSON_CreateObject();
+    training = cJSON_CreateObject();
+    if (!features || !training) {
+        rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+        goto done;
+    }
+    cJSON_AddNumberToObject(features, "min_df", p->min_df);
+    cJSON_AddNumberToObject(features, "max_df", p->max_df);
+    cJSON_AddNumberToObject(features, "max_features", p->max_features);
+    cJSON_AddStringToObject(training, "solver", t.solver->name);
+    cJSON_AddNumberToObject(training, "C", t.C_final);
+    cJSON_AddNumberToObject(training, "eps", t.eps);
+    cJSON_AddNumberToObject(training, "bias_feature", 1);
+    cJSON_AddNumberToObject(training, "folds", t.folds);
+    cJSON_AddNumberToObject(training, "seed", (double)p->seed);
+    cJSON_AddStringToObject(training, "decision", single ? "arg-max" : "per-label-threshold");
+    cJSON_AddStringToObject(training, "threshold_tuning", t.folds >= 2 ? "max-f1-on-held-out-folds" : "none (0)");
+    cJSON_AddStringToObject(training, "calibration", t.folds >= 2 ? "platt-on-held-out-folds" : "none (A=-2, B=0)");
+    cJSON_AddNumberToObject(training, "documents", (double)t.N);
+    hex64(hex, d->checksum);
+    cJSON_AddStringToObject(training, "corpus_checksum", hex);
+    if (t.folds >= 2) {
+        cJSON *cv = cJSON_AddObjectToObject(training, "cv");
+        if (cv) {
+            cJSON_AddNumberToObject(cv, "micro_f1", sum[best].micro.f1);
+            cJSON_AddNumberToObject(cv, "macro_f1", sum[best].macro_f1);
+            cJSON_AddNumberToObject(cv, "accuracy", sum[best].accuracy);
+            cJSON_AddNumberToObject(cv, "subset_accuracy", sum[best].subset_accuracy);
+        }
+        if (p->search_C) {
+            cJSON *grid = cJSON_AddArrayToObject(training, "search_C");
+            for (uint32_t ci = 0; grid && ci < t.nC; ci++) {
+                cJSON *pair = cJSON_CreateArray();
+                cJSON_AddItemToArray(pair, cJSON_CreateNumber(t.Cs[ci]));
+                cJSON_AddItemToArray(pair, cJSON_CreateNumber(single ? sum[ci].accuracy : sum[ci].micro.f1));
+                cJSON_AddItemToArray(grid, pair);
+            }
+        }
+    }
+
+    aitag__model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.n_labels = t.K;
+    spec.labels = names;
+    spec.threshold = thr;
+    spec.platt_a = pa;
+    spec.platt_b = pb;
+    spec.bias = bias;
+    spec.single_label = single;
+    spec.tok = d->tp;
+    spec.hash_bits = d->hash_bits;
+    spec.n_features = t.V;
+    spec.terms = voc.terms;
+    spec.term_off = voc.term_off;
+    spec.idf = voc.idf;
+    spec.weights = weights;
+    spec.features_json = features;
+    spec.training_json = training;
+    spec.untrainable = untrainable;
+    spec.n_untrainable = n_untrainable;
+    rc = aitag__model_assemble(&spec, out, err);
+    if (rc == AITAG_OK && report) {
+        memset(report, 0, sizeof *report);
+        report->folds = t.folds;
+        report->C = t.C_final;
+        report->n_c = t.nC;
+        report->micro_f1 = sum[best].micro.f1;
+        report->macro_f1 = sum[best].macro_f1;
+        report->accuracy = sum[best].accuracy;
+        report->subset_accuracy = sum[best].subset_accuracy;
+        for (uint32_t ci = 0; ci < t.nC; ci++) {
+            report->c_tried[ci] = t.Cs[ci];
+            report->c_score[ci] = single ? sum[ci].accuracy : sum[ci].micro.f1;
+        }
+    }
+done:
+    cJSON_Delete(features);
+    cJSON_Delete(training);
+    for (size_t l = 0; name_buf && l < d->labels.n; l++)
+        aitag__free(name_buf[l]);
+    aitag__free(name_buf);
+    aitag__free(untrainable);
+    aitag__free(names);
+    aitag__free(thr);
+    aitag__free(pa);
+    aitag__free(pb);
+    aitag__free(bias);
+    aitag__free(weights);
+    aitag__vocab_free(&voc);
+    trainer_free(&t);
+    return rc;
+}
