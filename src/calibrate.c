@@ -2,8 +2,9 @@
  * calibrate.c: turning held-out margins into decisions and probabilities.
  *
  * Thresholds: per label, the cut on held-out margins that maximises F1
- * (Yang's SCut, tuned on cross-validation folds); a label whose held-out F1
- * is 0 keeps the SVM's own cut at 0.
+ * (Yang's SCut, tuned on cross-validation folds); a label whose best held-out
+ * F1 is below 0.2 keeps the SVM's own cut at 0 (SCutFBR: too few positives to
+ * trust a tuned cut).
  * Probabilities: Platt's sigmoid fitted to the held-out margins with the
  * algorithm of Lin, Lin and Weng, "A note on Platt's probabilistic outputs
  * for support vector machines" (Machine Learning, 2007), targets smoothed to
@@ -14,6 +15,8 @@
 
 #include "internal.h"
 #include "learn.h"
+
+#define AITAG__FBR 0.2
 
 typedef struct {
     double s;
@@ -61,6 +64,9 @@ double aitag__tune_threshold(const double *s, const signed char *y, const uint32
         }
     }
     aitag__free(p);
+    /* too little evidence to move the cut (Yang's SCutFBR): keep the SVM's 0 */
+    if (best < AITAG__FBR)
+        *threshold = 0.0;
     return best;
 }
 

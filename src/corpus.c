@@ -97,6 +97,8 @@ void aitag_corpus_close(aitag_corpus_reader *r)
     aitag__free(r);
 }
 
+size_t aitag_corpus_buffered(const aitag_corpus_reader *r) { return r->len - r->pos; }
+
 aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r) { return r->fmt; }
 
 /* Reads more input after the unconsumed bytes. 1 = got some, 0 = EOF, -1 = error. */

@@ -68,6 +68,7 @@ void aitag_dataset_free(aitag_dataset *d)
 }
 
 size_t aitag_dataset_size(const aitag_dataset *d) { return d->n_docs; }
+void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels) { d->max_labels = max_labels ? max_labels : 1; }
 size_t aitag_dataset_num_labels(const aitag_dataset *d) { return d->labels.n; }
 
 static int grow_terms(aitag_dataset *d, size_t need)

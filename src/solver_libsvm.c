@@ -29,8 +29,8 @@ static int sv_train(aitag__solver *base, const uint32_t *idx, size_t n, const si
     for (size_t i = 0; i < n; i++)
         pos += y[i] > 0;
     memset(w, 0, s->n_features * sizeof *w);
-    if (pos == 0 || pos == n) {
-        *b = pos ? 1.0 : -1.0;
+    if (pos == 0 || pos == n) { /* one class only: a constant, decisive margin */
+        *b = pos ? 1e3 : -1e3;
         return 0;
     }
     if (n > INT32_MAX)

@@ -54,6 +54,11 @@ aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_co
                                       aitag_corpus_reader **out, aitag_error *err);
 void aitag_corpus_close(aitag_corpus_reader *r); /* NULL is a no-op */
 
+/* Bytes read from the input but not yet returned as records: 0 means the
+ * next aitag_corpus_next will have to wait for input (useful to flush a
+ * batch before blocking on a slow stream). */
+size_t aitag_corpus_buffered(const aitag_corpus_reader *r);
+
 /* The format in use (resolved from auto on the first read). */
 aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r);
 

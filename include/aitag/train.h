@@ -35,6 +35,9 @@ void aitag_dataset_free(aitag_dataset *d);
 aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
                                const char *const *labels, size_t n_labels, aitag_error *err);
 
+/* Sets the most distinct labels the dataset accepts (default 4096). */
+void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels);
+
 size_t aitag_dataset_size(const aitag_dataset *d);
 size_t aitag_dataset_num_labels(const aitag_dataset *d);
 
