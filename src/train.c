@@ -37,7 +37,7 @@
 #include "model_internal.h"
 
 #define MAX_WORKERS 64
-static const double C_GRID[] = {0.1, 0.3, 1.0, 3.0, 10.0};
+static const double C_GRID[] = {0.1, 0.3, 1.0, 3.0, 10.0, 30.0};
 
 aitag_train_params aitag_train_params_default(void)
 {
@@ -266,14 +266,17 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static const aitag_dataset *sort_ds;
-static int by_label_name(const void *a, const void *b)
+typedef struct {
+    const char *s;
+    size_t len;
+    uint32_t id;
+} named;
+
+static int by_name(const void *a, const void *b)
 {
-    size_t la, lb;
-    const char *sa = aitag__strmap_str(&sort_ds->labels, *(const uint32_t *)a, &la);
-    const char *sb = aitag__strmap_str(&sort_ds->labels, *(const uint32_t *)b, &lb);
-    int c = memcmp(sa, sb, la < lb ? la : lb);
-    return c ? c : (la > lb) - (la < lb);
+    const named *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 /* Gold label ids of doc i as trainable indices (untrainable ones as K + id). */
@@ -504,8 +507,21 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, ai
         rc = aitag__fail(err, AITAG_LABEL, "no label has both positive and negative documents (%zu labels in %zu documents)", L, t.N);
         goto done;
     }
-    sort_ds = d;
-    qsort(t.lab_of, t.K, sizeof *t.lab_of, by_label_name);
+    {
+        named *nm = aitag__malloc(t.K * sizeof *nm);
+        if (!nm) {
+            rc = aitag__fail(err, AITAG_NOMEM, "out of memory");
+            goto done;
+        }
+        for (uint32_t k = 0; k < t.K; k++) {
+            nm[k].id = t.lab_of[k];
+            nm[k].s = aitag__strmap_str(&d->labels, nm[k].id, &nm[k].len);
+        }
+        qsort(nm, t.K, sizeof *nm, by_name);
+        for (uint32_t k = 0; k < t.K; k++)
+            t.lab_of[k] = nm[k].id;
+        aitag__free(nm);
+    }
     for (uint32_t k = 0; k < t.K; k++)
         t.k_of[t.lab_of[k]] = k;
     if (single && t.K < 2)

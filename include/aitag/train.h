@@ -56,7 +56,7 @@ typedef struct aitag_train_params {
     uint32_t folds;         /* held-out folds for thresholds and calibration; 0 = none; default 3 */
     uint32_t threads;       /* parallel workers for training; 0 = number of cores; default 0 */
     uint64_t seed;          /* fold assignment and solver shuffling; default 1 */
-    int      search_C;      /* 1 = pick C from {0.1,0.3,1,3,10} by cross-validated F1/accuracy */
+    int      search_C;      /* 1 = pick C from {0.1,0.3,1,3,10,30} by cross-validated F1/accuracy */
     int      force_multilabel; /* 1 = thresholds per label even if every document has one label */
     uint32_t max_labels;    /* limit on distinct labels; default 4096 */
     /* add new fields here, never in the middle */

@@ -1,4 +1,342 @@
+/*
+ * cmd_bench.c: `aitag bench`: model load time, per-stage throughput on one
+ * thread, end-to-end throughput on 1 and N threads, latency percentiles and
+ * peak memory, over the articles of one file.
+ *
+ * Stages are timed per document with a monotonic clock around each call
+ * (tokenize-only is a separate pass, since featurize includes it); the best
+ * of --repeat passes is kept. End to end runs the same pipeline as
+ * `aitag classify` (read, parse JSON, classify, format JSON), discarding the
+ * output, so it measures everything but the final write.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include "cli.h"
-static const cli_opt opts[] = {{0, 0, 0, 0}};
-static int run(const cli_cmd *cmd, int argc, char **argv) { (void)argc; (void)argv; return cli_usage_error(cmd, "not yet"); }
-const cli_cmd cmd_bench = {"bench", run, "todo", "", opts, ""};
+#include "pipeline.h"
+
+int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
+
+static const cli_opt opts[] = {
+    {"model", 'm', "MODEL", "model file (default: the default model)"},
+    {"input", 'i', "FILE", "articles: JSON lines (one per line) or a text file (one article)"},
+    {"threads", 't', "N", "threads for the multi-threaded end-to-end run (default: number of cores)"},
+    {"repeat", 'r', "K", "passes per measurement; the best is reported (default 3)"},
+    {"json", 0, NULL, "print the results as one JSON object"},
+    {"input-format", 0, "FMT", "auto, jsonl, text or fasttext (default auto)"},
+    {0, 0, 0, 0}};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+typedef struct {
+    char **text;
+    size_t *len;
+    size_t n, cap, bytes;
+} docs;
+
+static int add_doc(docs *d, const char *t, size_t n)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 1024;
+        char **nt = realloc(d->text, cap * sizeof *nt);
+        if (!nt)
+            return -1;
+        d->text = nt;
+        size_t *nl = realloc(d->len, cap * sizeof *nl);
+        if (!nl)
+            return -1;
+        d->len = nl;
+        d->cap = cap;
+    }
+    d->text[d->n] = malloc(n ? n : 1);
+    if (!d->text[d->n])
+        return -1;
+    memcpy(d->text[d->n], t, n);
+    d->len[d->n++] = n;
+    d->bytes += n;
+    return 0;
+}
+
+static int count_term(void *ud, const char *t, size_t n, aitag_term_kind k)
+{
+    (void)t;
+    (void)n;
+    (void)k;
+    ++*(uint64_t *)ud;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    double load_ms, tok_s, feat_s, score_s, decide_s, e2e1_s, e2eN_s, p50_us, p99_us;
+    uint64_t terms;
+} results;
+
+static double rate(double n, double s) { return s > 0 ? n / s : 0.0; }
+
+static int run(const cli_cmd *cmd, int argc, char **argv)
+{
+    const char *model_path = NULL, *in = NULL;
+    unsigned threads = cli_cores(), repeat = 3;
+    int json = 0, format_given = 0;
+    aitag_corpus_params cp = aitag_corpus_params_default();
+    cli_iter it;
+    cli_iter_init(&it, cmd, argc, argv);
+    const char *v;
+    int o;
+    while ((o = cli_next(&it, &v)) != CLI_DONE) {
+        uint64_t u;
+        if (o == CLI_ERROR)
+            return EXIT_USAGE;
+        if (o == CLI_HELP) {
+            cli_help(cmd, stdout);
+            return EXIT_OK;
+        }
+        if (o == CLI_POSITIONAL)
+            return cli_usage_error(cmd, "unexpected argument '%s' (the input is given with -i)", v);
+        const char *name = cmd->opts[o].lng;
+        if (strcmp(name, "model") == 0)
+            model_path = v;
+        else if (strcmp(name, "input") == 0)
+            in = v;
+        else if (strcmp(name, "json") == 0)
+            json = 1;
+        else if (strcmp(name, "threads") == 0) {
+            if (cli_uint(cmd, name, v, 1, 256, &u))
+                return EXIT_USAGE;
+            threads = (unsigned)u;
+        } else if (strcmp(name, "repeat") == 0) {
+            if (cli_uint(cmd, name, v, 1, 1000, &u))
+                return EXIT_USAGE;
+            repeat = (unsigned)u;
+        } else if (strcmp(name, "input-format") == 0) {
+            if (parse_input_format(cmd, v, &cp.format))
+                return EXIT_USAGE;
+            format_given = 1;
+        }
+    }
+    if (!in)
+        return cli_usage_error(cmd, "the articles are required: -i FILE");
+    char pathbuf[4096];
+    aitag_error err = {0};
+    if (!model_path) {
+        if (aitag_default_model_path(pathbuf, sizeof pathbuf, &err) != AITAG_OK) {
+            cli_err("%s", err.msg);
+            return EXIT_FAIL;
+        }
+        model_path = pathbuf;
+    }
+    results R;
+    memset(&R, 0, sizeof R);
+    aitag_model *m = NULL;
+    double best = 1e30;
+    for (unsigned r = 0; r < repeat; r++) {
+        double t0 = now();
+        if (aitag_model_load(model_path, &m, &err) != AITAG_OK) {
+            cli_err("%s", err.msg);
+            return EXIT_FAIL;
+        }
+        double t = now() - t0;
+        if (t < best)
+            best = t;
+        if (r + 1 < repeat)
+            aitag_model_free(m);
+    }
+    R.load_ms = best * 1e3;
+
+    docs D;
+    memset(&D, 0, sizeof D);
+    int rc = EXIT_FAIL;
+    aitag_corpus_reader *rd = NULL;
+    aitag_classifier *c = NULL;
+    aitag_tokenizer *tok = NULL;
+    size_t K = aitag_model_num_labels(m);
+    double *margins = calloc(K, sizeof *margins), *probs = calloc(K, sizeof *probs);
+    uint32_t *tags = calloc(K, sizeof *tags);
+    double *lat = NULL;
+    if (!margins || !probs || !tags) {
+        cli_err("out of memory");
+        goto done;
+    }
+    if (aitag_corpus_open(in, &cp, &rd, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        goto done;
+    }
+    aitag_record rec;
+    aitag_status s;
+    size_t bad = 0;
+    while ((s = aitag_corpus_next(rd, &rec, &err)) != AITAG_END) {
+        if (s == AITAG_IO || s == AITAG_NOMEM) {
+            cli_err("%s", err.msg);
+            goto done;
+        }
+        if (s != AITAG_OK) {
+            bad++;
+            continue;
+        }
+        if (add_doc(&D, rec.text, rec.text_len) != 0) {
+            cli_err("out of memory");
+            goto done;
+        }
+    }
+    if (!format_given && aitag_corpus_format(rd) != AITAG_INPUT_TEXT) {
+        cp.format = aitag_corpus_format(rd);
+        format_given = 1;
+    }
+    if (D.n == 0) {
+        cli_err("%s: no articles", in);
+        goto done;
+    }
+    if (aitag_classifier_create(m, &c, &err) != AITAG_OK ||
+        aitag_tokenizer_create(aitag_model_tokenizer_params(m), &tok, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        goto done;
+    }
+    lat = malloc(D.n * sizeof *lat);
+    if (!lat) {
+        cli_err("out of memory");
+        goto done;
+    }
+    aitag_decide_opts dopt = aitag_decide_opts_default();
+    R.tok_s = R.feat_s = R.score_s = R.decide_s = 1e30;
+    for (unsigned r = 0; r < repeat; r++) {
+        uint64_t terms = 0;
+        double t0 = now();
+        for (size_t i = 0; i < D.n; i++)
+            aitag_tokenize(tok, D.text[i], D.len[i], count_term, &terms, NULL, &err);
+        double tt = now() - t0;
+        if (tt < R.tok_s)
+            R.tok_s = tt;
+        R.terms = terms;
+        double f = 0, sc = 0, de = 0;
+        for (size_t i = 0; i < D.n; i++) {
+            aitag_features x;
+            double a = now();
+            if (aitag_featurize(c, D.text[i], D.len[i], &x, NULL, &err) != AITAG_OK) {
+                cli_err("%s", err.msg);
+                goto done;
+            }
+            double b = now();
+            aitag_score(c, &x, margins);
+            double d = now();
+            aitag_decide(m, margins, &dopt, tags, probs);
+            double e = now();
+            f += b - a;
+            sc += d - b;
+            de += e - d;
+            lat[i] = e - a;
+        }
+        if (f + sc + de < R.feat_s + R.score_s + R.decide_s) {
+            R.feat_s = f;
+            R.score_s = sc;
+            R.decide_s = de;
+            qsort(lat, D.n, sizeof *lat, cmp_double);
+            R.p50_us = lat[D.n / 2] * 1e6;
+            R.p99_us = lat[(size_t)((double)(D.n - 1) * 0.99)] * 1e6;
+        }
+    }
+
+    /* end to end, as `aitag classify` does it */
+    pipeline_opts po;
+    memset(&po, 0, sizeof po);
+    po.batch = 64;
+    po.decide = dopt;
+    po.out = NULL;
+    const char *inputs[1] = {in};
+    for (int pass = 0; pass < 2; pass++) {
+        po.threads = pass == 0 ? 1 : threads;
+        double bestt = 1e30;
+        for (unsigned r = 0; r < repeat; r++) {
+            pipeline_stats st;
+            double t0 = now();
+            if (pipeline_run(m, inputs, 1, &cp, format_given, &po, &st) != EXIT_OK && st.bad == 0)
+                goto done;
+            double t = now() - t0;
+            if (t < bestt)
+                bestt = t;
+        }
+        if (pass == 0)
+            R.e2e1_s = bestt;
+        else
+            R.e2eN_s = bestt;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mib = (double)ru.ru_maxrss / 1024.0;
+    double n = (double)D.n, mb = (double)D.bytes / 1e6;
+    double feat_only = R.feat_s > R.tok_s ? R.feat_s - R.tok_s : 0.0;
+    double all1 = R.feat_s + R.score_s + R.decide_s;
+    if (json) {
+        printf("{\"model\": ");
+        sbuf b = {0};
+        sb_json_string(&b, model_path, strlen(model_path));
+        fwrite(b.p, 1, b.len, stdout);
+        sb_free(&b);
+        printf(", \"labels\": %zu, \"features\": %zu, \"load_ms\": %.3f, \"docs\": %zu, \"bad_lines\": %zu, "
+               "\"mb\": %.3f, \"terms\": %llu, \"repeat\": %u, \"threads\": %u, "
+               "\"stages\": {\"tokenize\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}, "
+               "\"featurize\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}, "
+               "\"score\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}, "
+               "\"decide\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}, "
+               "\"all\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}}, "
+               "\"end_to_end\": {\"1\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}, "
+               "\"%u\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}}, "
+               "\"latency_us\": {\"p50\": %.2f, \"p99\": %.2f}, \"peak_rss_mib\": %.1f}\n",
+               K, aitag_model_num_features(m), R.load_ms, D.n, bad, mb, (unsigned long long)R.terms, repeat,
+               threads, rate(n, R.tok_s), rate(mb, R.tok_s), rate(n, feat_only), rate(mb, feat_only),
+               rate(n, R.score_s), rate(mb, R.score_s), rate(n, R.decide_s), rate(mb, R.decide_s), rate(n, all1),
+               rate(mb, all1), rate(n, R.e2e1_s), rate(mb, R.e2e1_s), threads, rate(n, R.e2eN_s),
+               rate(mb, R.e2eN_s), R.p50_us, R.p99_us, rss_mib);
+    } else {
+        printf("model       %s: %zu labels, %zu features; load %.2f ms (best of %u)\n", model_path, K,
+               aitag_model_num_features(m), R.load_ms, repeat);
+        printf("input       %s: %zu articles, %.2f MB, %llu terms%s\n\n", in, D.n, mb, (unsigned long long)R.terms,
+               bad ? " (some bad lines skipped)" : "");
+        printf("%-44s %12s %9s\n", "stage (1 thread, best of repeats)", "docs/s", "MB/s");
+        printf("%-44s %12.0f %9.1f\n", "  normalise + tokenize", rate(n, R.tok_s), rate(mb, R.tok_s));
+        printf("%-44s %12.0f %9.1f\n", "  featurize (vocabulary lookup, TF-IDF)", rate(n, feat_only), rate(mb, feat_only));
+        printf("%-44s %12.0f %9.1f\n", "  score (one dot product per label)", rate(n, R.score_s), rate(mb, R.score_s));
+        printf("%-44s %12.0f %9.1f\n", "  decide (thresholds, Platt)", rate(n, R.decide_s), rate(mb, R.decide_s));
+        printf("%-44s %12.0f %9.1f\n", "  all stages", rate(n, all1), rate(mb, all1));
+        printf("%-44s %12s %9s\n", "end to end (read, parse, classify, JSON out)", "", "");
+        printf("%-44s %12.0f %9.1f\n", "  1 thread", rate(n, R.e2e1_s), rate(mb, R.e2e1_s));
+        char lab[64];
+        snprintf(lab, sizeof lab, "  %u threads", threads);
+        printf("%-44s %12.0f %9.1f\n", lab, rate(n, R.e2eN_s), rate(mb, R.e2eN_s));
+        printf("\nlatency per article (1 thread, all stages): p50 %.1f us, p99 %.1f us\n", R.p50_us, R.p99_us);
+        printf("peak memory (RSS): %.1f MiB\n", rss_mib);
+    }
+    rc = EXIT_OK;
+done:
+    for (size_t i = 0; i < D.n; i++)
+        free(D.text[i]);
+    free(D.text);
+    free(D.len);
+    free(lat);
+    free(margins);
+    free(probs);
+    free(tags);
+    aitag_tokenizer_free(tok);
+    aitag_classifier_free(c);
+    aitag_corpus_close(rd);
+    aitag_model_free(m);
+    return rc;
+}
+
+const cli_cmd cmd_bench = {
+    "bench", run, "time model loading and each stage of classification",
+    "[-m MODEL] -i FILE [options]", opts,
+    "aitag bench -i datasets/ai-sectors/test.jsonl\n"
+    "aitag bench -m reuters.aitag -i ../shared/datasets/agnews/test.jsonl --threads 2 --json"};

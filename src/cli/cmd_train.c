@@ -27,7 +27,7 @@ static const cli_opt opts[] = {
     {"max-token-bytes", 0, "N", "drop words longer than N bytes (default 64)"},
     {"folds", 0, "K", "held-out folds for thresholds and calibration; 0 = none (default 3)"},
     {"cv", 0, "K", "use K folds and print the cross-validated metrics"},
-    {"search-C", 0, NULL, "choose C from 0.1 0.3 1 3 10 by cross-validation"},
+    {"search-C", 0, NULL, "choose C from 0.1 0.3 1 3 10 30 by cross-validation"},
     {"multi-label", 0, NULL, "tune per-label thresholds even if every document has one label"},
     {"threads", 't', "N", "parallel training workers (default: number of cores)"},
     {"seed", 0, "N", "seed for folds and solver shuffling (default 1)"},

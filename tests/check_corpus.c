@@ -1,0 +1,7 @@
+/* check_corpus.c: placeholder, being written. */
+#include "check_suites.h"
+
+Suite *corpus_suite(void)
+{
+    return suite_create("corpus");
+}
