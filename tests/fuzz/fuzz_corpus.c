@@ -2,10 +2,10 @@
  * fuzz_corpus.c: libFuzzer target for the corpus reader (aitag_corpus_*).
  *
  * Input layout: byte 0 picks the format, max_bytes and labels_required;
- * byte 1 picks how the stream behaves (plain fmemopen, a read error after
- * some bytes, or the input repeated past the reader's 256 KiB read chunk so
- * that lines span refills and over-long lines are skipped across them); the
- * rest is the stream. Every record is read to the end and checked: text and
+ * byte 1 picks how the stream behaves: plain fmemopen; (b & 3) == 1: a read
+ * error after (b >> 2)/63 of the input; 0xFE/0xFF: the input repeated past
+ * the reader's 256 KiB read chunk, so that lines span refills and over-long
+ * lines are skipped across them. The rest is the stream. Every record is read to the end and checked: text and
  * labels readable within their stated length, labels NUL-terminated and
  * non-empty, one line consumed per record, statuses from the documented set.
  */
@@ -193,22 +193,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *fp;
     uint64_t total = n;
     cookie ck;
-    if ((mode & 3) == 0 || n == 0) {
+    int repeat = mode >= 0xFE, fails = (mode & 3) == 1;
+    if ((!repeat && !fails) || n == 0) {
         fp = n ? fmemopen(buf, n, "rb") : fopen("/dev/null", "rb");
     } else {
         ck.data = buf;
         ck.size = n;
         ck.pos = 0;
-        if ((mode & 3) == 1) {
+        if (!repeat) {
             /* a read error after part of the input */
             ck.total = (uint64_t)(mode >> 2) * n / 63;
             ck.fail_at_end = 1;
         } else {
-            /* the input again and again, past two 256 KiB refills */
+            /* the input again and again, past two 256 KiB refills (rare:
+             * costly) and then EOF (0xFE) or a read error (0xFF) */
             ck.total = (600u * 1024u / n + 1) * n;
-            if (ck.total > 600u * 1024u + n)
-                ck.total = 600u * 1024u + n;
-            ck.fail_at_end = (mode & 3) == 3;
+            ck.fail_at_end = mode == 0xFF;
         }
         total = ck.total;
         cookie_io_functions_t io = {cookie_read, NULL, NULL, cookie_close};
