@@ -43,14 +43,18 @@ int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len)
     uint32_t mask = m->table_size - 1;
     uint32_t i = (uint32_t)h & mask;
     /* the loader guarantees an empty slot, so this ends */
+    const uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
-        uint32_t v = m->table[i];
-        if (v == 0)
+        const uint32_t *slot = m->table + 2 * (size_t)i;
+        if (slot[0] == 0)
             return -1;
-        uint32_t id = v - 1;
-        uint32_t a = m->term_off[id], b = m->term_off[id + 1];
-        if (b - a == len && memcmp(m->terms + a, term, len) == 0)
-            return id;
+        /* the stored hash tag spares reading the term for almost every mismatch */
+        if (slot[1] == tag) {
+            uint32_t id = slot[0] - 1;
+            uint32_t a = m->term_off[id], b = m->term_off[id + 1];
+            if (b - a == len && memcmp(m->terms + a, term, len) == 0)
+                return id;
+        }
         i = (i + 1) & mask;
     }
 }

@@ -33,7 +33,7 @@ struct aitag_model {
     const char *terms;       /* vocabulary models only */
     size_t terms_size;
     const uint32_t *term_off;   /* n_features + 1 */
-    const uint32_t *table;      /* table_size slots: id + 1, 0 = empty */
+    const uint32_t *table;      /* table_size slots of two u32: id + 1 (0 = empty), hash >> 32 */
     uint32_t table_size;        /* power of two */
     const float *idf;           /* n_features */
     const float *weights;       /* n_features x n_labels */

@@ -377,19 +377,19 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
                 goto fail;
             }
         }
-        uint64_t T = s_tab.size / 4;
-        if (s_tab.size % 4 || T <= V || (T & (T - 1)) != 0 || T > (1ull << 32)) {
+        uint64_t T = s_tab.size / 8; /* slots of (id + 1, upper 32 bits of the term's hash) */
+        if (s_tab.size % 8 || T <= V || (T & (T - 1)) != 0 || T > (1ull << 32)) {
             rc = aitag__fail(err, AITAG_CORRUPT, "%s: vocabulary table size %llu is invalid", name, (unsigned long long)T);
             goto fail;
         }
         const uint32_t *tab = (const uint32_t *)s_tab.p;
         uint64_t empty = 0;
         for (uint64_t i = 0; i < T; i++) {
-            if (tab[i] > V) {
+            if (tab[2 * i] > V) {
                 rc = aitag__fail(err, AITAG_CORRUPT, "%s: vocabulary table entry %llu is out of range", name, (unsigned long long)i);
                 goto fail;
             }
-            empty += tab[i] == 0;
+            empty += tab[2 * i] == 0;
         }
         if (!empty) {
             rc = aitag__fail(err, AITAG_CORRUPT, "%s: vocabulary table has no empty slot", name);
@@ -575,20 +575,21 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     if (!s->hash_bits) {
         while (T < 2 * (V + 1))
             T *= 2;
-        table = aitag__calloc(T, sizeof *table);
+        table = aitag__calloc(2 * T, sizeof *table);
         if (!table)
             return aitag__fail(err, AITAG_NOMEM, "out of memory building the vocabulary table");
         for (uint64_t id = 0; id < V; id++) {
             const char *term = s->terms + s->term_off[id];
             size_t len = s->term_off[id + 1] - s->term_off[id];
-            uint64_t i = aitag__hash_bytes(term, len) & (T - 1);
-            while (table[i])
+            uint64_t h = aitag__hash_bytes(term, len), i = h & (T - 1);
+            while (table[2 * i])
                 i = (i + 1) & (T - 1);
-            table[i] = (uint32_t)id + 1;
+            table[2 * i] = (uint32_t)id + 1;
+            table[2 * i + 1] = (uint32_t)(h >> 32);
         }
         sec[ns++] = (sec_t){"terms", s->terms, s->term_off[V], 0};
         sec[ns++] = (sec_t){"term_offsets", s->term_off, (V + 1) * 4, 0};
-        sec[ns++] = (sec_t){"term_table", table, T * 4, 0};
+        sec[ns++] = (sec_t){"term_table", table, T * 8, 0};
     }
     sec[ns++] = (sec_t){"idf", s->idf, V * 4, 0};
     sec[ns++] = (sec_t){"weights", s->weights, V * K * 4, 0};

@@ -14,8 +14,8 @@
  *             feature settings, training settings, section table)
  *   data      sections at 64-byte aligned offsets (relative to the data
  *             offset), each with an fnv1a64 checksum in the section table:
- *             terms (bytes), term_offsets (u32, V+1), term_table (u32 hash
- *             table), idf (f32, V), weights (f32, V x K, feature-major: the K
+ *             terms (bytes), term_offsets (u32, V+1), term_table (hash
+ *             table, slots of u32 id+1 and u32 upper hash bits), idf (f32, V), weights (f32, V x K, feature-major: the K
  *             label weights of one feature are adjacent).
  */
 #ifndef AITAG_MODEL_H
