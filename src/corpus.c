@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -113,11 +114,24 @@ static int fill(aitag_corpus_reader *r)
     }
     if (r->cap - r->len < READ_CHUNK && aitag__grow(&r->buf, &r->cap, r->len + READ_CHUNK, 1) != 0)
         return -2;
-    size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->fp);
+    size_t got;
+    int fd = fileno(r->fp);
+    if (fd >= 0) {
+        /* read(2) returns what a pipe has now; fread would wait to fill the whole buffer */
+        ssize_t n;
+        do
+            n = read(fd, r->buf + r->len, r->cap - r->len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return -1;
+        got = (size_t)n;
+    } else {
+        got = fread(r->buf + r->len, 1, r->cap - r->len, r->fp);
+        if (got == 0 && ferror(r->fp))
+            return -1;
+    }
     r->len += got;
     if (got == 0) {
-        if (ferror(r->fp))
-            return -1;
         r->eof = 1;
         return 0;
     }

@@ -49,7 +49,9 @@ typedef struct aitag_corpus_reader aitag_corpus_reader;
 /* Opens path ("-" = standard input). */
 aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
                                aitag_error *err);
-/* Reads from an open stream (not closed by the reader); name is for messages. */
+/* Reads from an open stream (not closed by the reader); name is for messages.
+ * A stream with a file descriptor is read with read(2), so that a pipe yields
+ * records as soon as their lines arrive; do not mix with stdio reads of fp. */
 aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
                                       aitag_corpus_reader **out, aitag_error *err);
 void aitag_corpus_close(aitag_corpus_reader *r); /* NULL is a no-op */

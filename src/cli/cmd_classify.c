@@ -123,7 +123,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    po.flush_each = isatty(1);
+    po.flush_each = 1; /* a consumer of the stream sees each batch as soon as it is ready */
     pipeline_stats st;
     rc = pipeline_run(m, inputs, n_in, &cp, format_given, &po, &st);
     if (st.bad) {
