@@ -48,13 +48,14 @@ int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len)
         const uint32_t *slot = m->table + 2 * (size_t)i;
         if (slot[0] == 0)
             return -1;
-        /* the stored hash tag spares reading the term for almost every mismatch */
-        if (slot[1] == tag) {
-            uint32_t id = slot[0] - 1;
-            uint32_t a = m->term_off[id], b = m->term_off[id + 1];
-            if (b - a == len && memcmp(m->terms + a, term, len) == 0)
-                return id;
-        }
+        /* The slot's bucket fixes the hash's low bits and the tag its upper 32, so
+         * a match agrees on at least 32 + log2(table size) >= 36 bits of a 64-bit
+         * hash. Reading the term itself to confirm would cost two more cache
+         * misses per known term (about a third of classification time), for an
+         * error rate below one in 2^36 unknown terms, which then count as one
+         * more known term; the lookup trusts the hash, as hashed vocabularies do. */
+        if (slot[1] == tag)
+            return slot[0] - 1;
         i = (i + 1) & mask;
     }
 }

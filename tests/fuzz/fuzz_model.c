@@ -159,8 +159,10 @@ static void check_explain(aitag_classifier *c, const aitag_features *x, size_t k
     if (got > n || got > x->n)
         fail("aitag_explain returned more entries than asked for or than features");
     for (size_t i = 0; i < got; i++) {
-        if (!(contrib[i] > 0))
+        if (!(contrib[i] > 0)) {
+            fprintf(stderr, "fuzz_model: contribution %zu of label %zu is %g\n", i, k, contrib[i]);
             fail("aitag_explain returned a contribution that is not positive");
+        }
         if (i > 0 && contrib[i] > contrib[i - 1])
             fail("aitag_explain contributions not in decreasing order");
         size_t j = 0;
