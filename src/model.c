@@ -67,14 +67,9 @@ aitag_decide_opts aitag_decide_opts_default(void)
     return o;
 }
 
-typedef struct {
-    double s;
-    uint32_t k;
-} ranked;
-
-static int by_margin(const void *a, const void *b)
+int aitag__by_margin(const void *a, const void *b)
 {
-    const ranked *x = a, *y = b;
+    const aitag__ranked *x = a, *y = b;
     if (x->s != y->s)
         return x->s > y->s ? -1 : 1;
     return (x->k > y->k) - (x->k < y->k);
@@ -84,8 +79,8 @@ size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_dec
                     double *probs)
 {
     const uint32_t K = m->n_labels;
-    ranked stackbuf[64];
-    ranked *r = K <= 64 ? stackbuf : malloc(K * sizeof *r);
+    aitag__ranked stackbuf[64];
+    aitag__ranked *r = K <= 64 ? stackbuf : malloc(K * sizeof *r);
     size_t n = 0;
     if (probs)
         for (uint32_t k = 0; k < K; k++)
@@ -99,8 +94,8 @@ size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_dec
         return 1;
     }
     for (uint32_t k = 0; k < K; k++)
-        r[k] = (ranked){margins[k], k};
-    qsort(r, K, sizeof *r, by_margin);
+        r[k] = (aitag__ranked){margins[k], k};
+    qsort(r, K, sizeof *r, aitag__by_margin);
     size_t passing = 0;
     if (m->single_label) {
         passing = 1;
@@ -108,7 +103,7 @@ size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_dec
         /* passing labels, in margin order */
         for (uint32_t j = 0; j < K; j++)
             if (r[j].s > m->threshold[r[j].k]) {
-                ranked t = r[j];
+                aitag__ranked t = r[j];
                 memmove(r + passing + 1, r + passing, (j - passing) * sizeof *r);
                 r[passing++] = t;
             }

@@ -290,25 +290,12 @@ static size_t gold_of(const trainer *t, size_t i, uint32_t *out)
     return n;
 }
 
-typedef struct {
-    double s;
-    uint32_t k;
-} ranked;
-
-static int by_margin(const void *a, const void *b)
-{
-    const ranked *x = a, *y = b;
-    if (x->s != y->s)
-        return x->s > y->s ? -1 : 1;
-    return (x->k > y->k) - (x->k < y->k);
-}
-
 /* Quality of the held-out margins of C index ci: each fold decided with
  * thresholds tuned on the other folds. */
 static aitag_status cv_quality(trainer *t, uint32_t ci, int single, aitag_summary *sum, aitag_error *err)
 {
     double *thr = aitag__malloc((size_t)t->K * t->folds * sizeof *thr);
-    ranked *rk = aitag__malloc((size_t)t->K * sizeof *rk);
+    aitag__ranked *rk = aitag__malloc((size_t)t->K * sizeof *rk);
     uint32_t *pred = aitag__malloc((size_t)t->K * sizeof *pred);
     uint32_t *gold = aitag__malloc(((size_t)t->d->labels.n + 1) * sizeof *gold);
     aitag_metrics *m = NULL;
@@ -325,9 +312,9 @@ static aitag_status cv_quality(trainer *t, uint32_t ci, int single, aitag_summar
         for (uint32_t k = 0; k < t->K; k++) {
             double s = dv[(size_t)k * t->N + i];
             if (single || s > thr[k * t->folds + t->fold[i]])
-                rk[np++] = (ranked){s, k};
+                rk[np++] = (aitag__ranked){s, k};
         }
-        qsort(rk, np, sizeof *rk, by_margin);
+        qsort(rk, np, sizeof *rk, aitag__by_margin);
         if (single && np > 1)
             np = 1;
         for (size_t j = 0; j < np; j++)

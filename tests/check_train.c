@@ -915,15 +915,15 @@ START_TEST(libsvm_agrees_with_liblinear)
     char tr[1024], te[1024];
     const char *const *keep = NULL;
     static const char *const reuters_top[] = {"earn", "acq", "money-fx", "grain", "crude", NULL};
-    size_t max_train = 3000, max_test = 1500;
+    size_t max_train = 1500, max_test = 600;
     snprintf(tr, sizeof tr, "%s/datasets/ai-sectors/train.jsonl", AITAG_SOURCE_DIR);
     snprintf(te, sizeof te, "%s/datasets/ai-sectors/test.jsonl", AITAG_SOURCE_DIR);
     if (!file_exists(tr) || !file_exists(te)) {
         snprintf(tr, sizeof tr, "%s/../shared/datasets/reuters21578/train.jsonl", AITAG_SOURCE_DIR);
         snprintf(te, sizeof te, "%s/../shared/datasets/reuters21578/test.jsonl", AITAG_SOURCE_DIR);
         keep = reuters_top;
-        max_train = 2500;
-        max_test = 1000;
+        max_train = 1200;
+        max_test = 600;
     }
     if (!file_exists(tr) || !file_exists(te)) {
         fprintf(stderr, "train: skipping libsvm_agrees_with_liblinear: neither datasets/ai-sectors nor "

@@ -1,26 +1,41 @@
 /*
  * fuzz_corpus.c: libFuzzer target for the corpus reader (aitag_corpus_*).
  *
- * Input layout: byte 0 picks the format, max_bytes and labels_required;
- * byte 1 picks how the stream behaves: plain fmemopen; (b & 3) == 1: a read
- * error after (b >> 2)/63 of the input; 0xFE/0xFF: the input repeated past
- * the reader's 256 KiB read chunk, so that lines span refills and over-long
- * lines are skipped across them. The rest is the stream. Every record is read to the end and checked: text and
- * labels readable within their stated length, labels NUL-terminated and
- * non-empty, one line consumed per record, statuses from the documented set.
+ * Input layout: byte 0 picks the format (bits 0-1), max_bytes (bits 2-4) and
+ * labels_required (bit 5); byte 1 picks how the stream is delivered; the rest
+ * is the stream. The input is always read once from fmemopen (a FILE without
+ * a descriptor: the reader's fread path) as the reference, then, by byte 1:
+ *   (b & 3) == 1  a stream that fails with a read error after (b >> 2)/63 of
+ *                 the input: the records before the error must be the
+ *                 reference's first ones;
+ *   (b & 3) == 2  a memfd (a descriptor: the read(2) path);
+ *   (b & 3) == 3  a pipe fed by a thread in pieces of 1 + (b >> 2) bytes, so
+ *                 lines arrive split across reads;
+ *   0xFE, 0xFF    the input repeated to 600 KiB, past the reader's 256 KiB
+ *                 read chunk, then EOF (0xFE) or a read error (0xFF).
+ * The memfd and pipe readings must give exactly the reference's records.
+ *
+ * Every record is checked: text and labels readable within their stated
+ * length (ASan), labels NUL-terminated and non-empty, one line consumed per
+ * call, statuses from the documented set, AITAG_END repeated at the end.
  */
-#define _GNU_SOURCE /* fopencookie */
+#define _GNU_SOURCE /* fopencookie, memfd_create */
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "aitag/corpus.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_LABELS_PER_DOC 64 /* documented in corpus.c's messages */
+#define MAX_LABELS_PER_DOC 64 /* the reader's documented per-document limit */
+#define MAX_KEPT 4096         /* record digests kept for comparisons */
 
 static void fail(const char *what, const aitag_record *rec)
 {
@@ -34,19 +49,16 @@ static void fail(const char *what, const aitag_record *rec)
 typedef struct {
     const char *data;
     size_t size;
-    uint64_t total;     /* bytes the stream delivers before EOF (or the error) */
+    uint64_t total; /* bytes delivered before EOF (or the error) */
     uint64_t pos;
-    int fail_at_end;    /* 1 = a read error instead of EOF */
+    int fail_at_end; /* 1 = a read error instead of EOF */
 } cookie;
 
 static ssize_t cookie_read(void *c_, char *buf, size_t n)
 {
     cookie *c = c_;
-    if (c->pos >= c->total) {
-        if (c->fail_at_end)
-            return -1;
-        return 0;
-    }
+    if (c->pos >= c->total)
+        return c->fail_at_end ? -1 : 0;
     size_t w = 0;
     while (w < n && c->pos < c->total) {
         size_t at = (size_t)(c->pos % c->size);
@@ -68,6 +80,35 @@ static int cookie_close(void *c_)
     return 0;
 }
 
+static FILE *open_cookie(cookie *c)
+{
+    cookie_io_functions_t io = {cookie_read, NULL, NULL, cookie_close};
+    return fopencookie(c, "rb", io);
+}
+
+/* ---- a pipe fed in small pieces ------------------------------------------ */
+
+typedef struct {
+    int fd;
+    const char *data;
+    size_t size, piece;
+} feeder;
+
+static void *feed(void *f_)
+{
+    feeder *f = f_;
+    for (size_t i = 0; i < f->size;) {
+        size_t k = f->size - i < f->piece ? f->size - i : f->piece;
+        ssize_t w = write(f->fd, f->data + i, k);
+        if (w <= 0)
+            break; /* the reader stopped early and closed its end */
+        i += (size_t)w;
+        sched_yield(); /* give the reader a chance to see a partial line */
+    }
+    close(f->fd);
+    return NULL;
+}
+
 /* ---- record checks ------------------------------------------------------ */
 
 static volatile unsigned sink;
@@ -80,11 +121,16 @@ static void touch(const char *p, size_t n)
     sink += s;
 }
 
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
 static void check_record(const aitag_record *rec, aitag_input_format fmt, size_t max_bytes)
 {
-    if (!rec->id)
-        fail("record without an id", rec);
-    touch(rec->id, strlen(rec->id) + 1);
     if (!rec->text && rec->text_len)
         fail("NULL text with a length", rec);
     if (rec->text_len > max_bytes)
@@ -109,7 +155,7 @@ static void check_record(const aitag_record *rec, aitag_input_format fmt, size_t
     if (rec->blank)
         fail("blank record returned as AITAG_OK", rec);
     if (fmt == AITAG_INPUT_FASTTEXT) {
-        /* labels were taken while the text started with "__label__" */
+        /* labels are taken while the text starts with "__label__" */
         if (!rec->has_labels)
             fail("fastText record without has_labels", rec);
         if (rec->text_len && (rec->text[0] == ' ' || rec->text[0] == '\t'))
@@ -121,7 +167,36 @@ static void check_record(const aitag_record *rec, aitag_input_format fmt, size_t
         fail("text record not on line 1", rec);
 }
 
-static void read_all(FILE *fp, const aitag_corpus_params *p, uint64_t total_bytes)
+/* What one reading produced: a digest per record, in order. */
+typedef struct {
+    uint64_t digest[MAX_KEPT];
+    size_t n;            /* records (digests kept: min(n, MAX_KEPT)) */
+    aitag_status last;   /* END or IO */
+    aitag_input_format fmt;
+} reading;
+
+static uint64_t record_digest(aitag_status rc, const aitag_record *rec, const aitag_error *err)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = mix(h, &rc, sizeof rc);
+    h = mix(h, &rec->line, sizeof rec->line);
+    h = mix(h, &rec->blank, sizeof rec->blank);
+    if (rc != AITAG_OK) {
+        h = mix(h, err->msg, strlen(err->msg));
+        return h;
+    }
+    h = mix(h, rec->id, strlen(rec->id));
+    h = mix(h, &rec->id_is_number, sizeof rec->id_is_number);
+    h = mix(h, &rec->text_len, sizeof rec->text_len);
+    h = mix(h, rec->text, rec->text_len);
+    h = mix(h, &rec->has_labels, sizeof rec->has_labels);
+    h = mix(h, &rec->n_labels, sizeof rec->n_labels);
+    for (size_t k = 0; k < rec->n_labels; k++)
+        h = mix(h, rec->labels[k], strlen(rec->labels[k]) + 1);
+    return h;
+}
+
+static void read_all(FILE *fp, const aitag_corpus_params *p, uint64_t total_bytes, reading *out)
 {
     aitag_corpus_reader *r = NULL;
     aitag_error err;
@@ -130,51 +205,104 @@ static void read_all(FILE *fp, const aitag_corpus_params *p, uint64_t total_byte
         fail("cannot open a valid stream", NULL);
     aitag_record rec;
     uint64_t prev_line = 0, calls = 0;
+    out->n = 0;
     for (;;) {
         if (++calls > total_bytes + 4)
             fail("more records than input bytes: the reader does not advance", &rec);
-        memset(&rec, 0x5A, sizeof rec); /* every field must be set by the reader */
+        memset(&rec, 0x5A, sizeof rec); /* the reader must set every field */
+        memset(&err, 0, sizeof err);
         aitag_status rc = aitag_corpus_next(r, &rec, &err);
         aitag_input_format fmt = aitag_corpus_format(r);
+        out->fmt = fmt;
         if (fmt == AITAG_INPUT_AUTO || (p->format != AITAG_INPUT_AUTO && fmt != p->format))
             fail("format not resolved after a read", &rec);
         (void)aitag_corpus_buffered(r);
-        if (rc == AITAG_END) {
-            aitag_record again;
-            if (aitag_corpus_next(r, &again, &err) != AITAG_END)
-                fail("a read after AITAG_END did not return AITAG_END", &again);
-            break;
+        if (rc == AITAG_END || rc == AITAG_IO) {
+            out->last = rc;
+            if (rc == AITAG_END) {
+                aitag_record again;
+                if (aitag_corpus_next(r, &again, &err) != AITAG_END)
+                    fail("a read after AITAG_END did not return AITAG_END", &again);
+            }
+            break; /* IO: the stream is broken, nothing more to read */
         }
-        if (rc == AITAG_IO)
-            break; /* the stream is broken: nothing more to read */
         if (rc != AITAG_OK && rc != AITAG_PARSE && rc != AITAG_LIMIT) {
             fprintf(stderr, "fuzz_corpus: unexpected status %d: %s\n", rc, err.msg);
             fail("status outside OK/END/PARSE/LIMIT/IO", &rec);
         }
-        if (rc != AITAG_OK && err.code != rc)
-            fail("error record not filled with the status", &rec);
-        if (rc != AITAG_OK && (err.msg[0] == '\0' || !memchr(err.msg, '\0', sizeof err.msg)))
-            fail("empty or unterminated error message", &rec);
+        if (rc != AITAG_OK && (err.code != rc || err.msg[0] == '\0' || !memchr(err.msg, '\0', sizeof err.msg)))
+            fail("a bad line without its status and message in the error record", &rec);
+        if (!rec.id)
+            fail("record without an id", &rec);
+        touch(rec.id, strlen(rec.id) + 1);
         if (fmt != AITAG_INPUT_TEXT) {
             /* one line per call, numbered from 1 */
             if (rec.line != prev_line + 1)
                 fail("line number does not advance by one", &rec);
             prev_line = rec.line;
-            if (!rec.id)
-                fail("bad line without an id", &rec);
-            touch(rec.id, strlen(rec.id) + 1);
         }
         if (rec.blank && rc != AITAG_PARSE)
             fail("blank line not reported as AITAG_PARSE", &rec);
         if (rc == AITAG_OK)
             check_record(&rec, fmt, p->max_bytes);
+        if (out->n < MAX_KEPT)
+            out->digest[out->n] = record_digest(rc, &rec, &err);
+        out->n++;
     }
     aitag_corpus_close(r);
+}
+
+/* Reading via memfd (0) or a pipe fed in pieces (piece > 0). */
+static void read_fd(const char *buf, size_t n, size_t piece, const aitag_corpus_params *p, reading *out)
+{
+    int fds[2];
+    pthread_t th;
+    feeder f;
+    FILE *fp;
+    if (piece == 0) {
+        int fd = memfd_create("fuzz_corpus", 0);
+        if (fd < 0 || write(fd, buf, n) != (ssize_t)n || lseek(fd, 0, SEEK_SET) != 0 || !(fp = fdopen(fd, "rb")))
+            fail("cannot set up a memfd", NULL);
+        read_all(fp, p, n, out);
+        fclose(fp);
+        return;
+    }
+    if (pipe(fds) != 0)
+        fail("cannot make a pipe", NULL);
+    f = (feeder){fds[1], buf, n, piece};
+    if (pthread_create(&th, NULL, feed, &f) != 0 || !(fp = fdopen(fds[0], "rb")))
+        fail("cannot start the pipe feeder", NULL);
+    read_all(fp, p, n, out);
+    fclose(fp); /* a feeder still writing gets EPIPE and stops */
+    pthread_join(th, NULL);
+}
+
+static void compare(const reading *ref, const reading *got, int prefix_only)
+{
+    if (!prefix_only && (ref->n != got->n || ref->last != got->last || ref->fmt != got->fmt)) {
+        fprintf(stderr, "fuzz_corpus: %zu records ending with %d (format %d) from fmemopen, %zu ending with %d (format %d) here\n",
+                ref->n, ref->last, ref->fmt, got->n, got->last, got->fmt);
+        fail("the records depend on how the stream delivers its bytes", NULL);
+    }
+    if (got->n > ref->n)
+        fail("more records from a truncated stream than from the whole", NULL);
+    for (size_t i = 0; i < got->n && i < MAX_KEPT; i++) {
+        if (ref->digest[i] != got->digest[i]) {
+            fprintf(stderr, "fuzz_corpus: record %zu differs from the fmemopen reading\n", i);
+            fail("the records depend on how the stream delivers its bytes", NULL);
+        }
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t maxes[8] = {16, 17, 31, 64, 100, 4096, 1u << 20, (size_t)64 << 20};
+    static reading ref, got; /* large: not on the stack */
+    static int init;
+    if (!init) {
+        signal(SIGPIPE, SIG_IGN);
+        init = 1;
+    }
     if (size < 2)
         return 0;
     const uint8_t cfg = data[0], mode = data[1];
@@ -190,36 +318,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(buf, data + 2, n);
 
-    FILE *fp;
-    uint64_t total = n;
-    cookie ck;
-    int repeat = mode >= 0xFE, fails = (mode & 3) == 1;
-    if ((!repeat && !fails) || n == 0) {
-        fp = n ? fmemopen(buf, n, "rb") : fopen("/dev/null", "rb");
-    } else {
-        ck.data = buf;
-        ck.size = n;
-        ck.pos = 0;
-        if (!repeat) {
-            /* a read error after part of the input */
-            ck.total = (uint64_t)(mode >> 2) * n / 63;
-            ck.fail_at_end = 1;
-        } else {
-            /* the input again and again, past two 256 KiB refills (rare:
-             * costly) and then EOF (0xFE) or a read error (0xFF) */
-            ck.total = (600u * 1024u / n + 1) * n;
-            ck.fail_at_end = mode == 0xFF;
-        }
-        total = ck.total;
-        cookie_io_functions_t io = {cookie_read, NULL, NULL, cookie_close};
-        fp = fopencookie(&ck, "rb", io);
-    }
-    if (!fp) {
-        free(buf);
-        return 0;
-    }
-    read_all(fp, &p, total);
+    FILE *fp = n ? fmemopen(buf, n, "rb") : fopen("/dev/null", "rb");
+    if (!fp)
+        fail("cannot open the input", NULL);
+    read_all(fp, &p, n, &ref);
     fclose(fp);
+
+    cookie ck = {buf, n, 0, 0, 0};
+    if (n && mode >= 0xFE) {
+        ck.total = (600u * 1024u / n + 1) * n;
+        ck.fail_at_end = mode == 0xFF;
+        if ((fp = open_cookie(&ck)) != NULL) {
+            read_all(fp, &p, ck.total, &got);
+            fclose(fp);
+        }
+    } else if (n && (mode & 3) == 1) {
+        ck.total = (uint64_t)(mode >> 2) * n / 63;
+        ck.fail_at_end = 1;
+        if ((fp = open_cookie(&ck)) != NULL) {
+            read_all(fp, &p, ck.total, &got);
+            fclose(fp);
+            /* a stream cut short may resolve "auto" differently */
+            if (got.fmt == ref.fmt)
+                compare(&ref, &got, 1);
+        }
+    } else if ((mode & 3) == 2) {
+        read_fd(buf, n, 0, &p, &got);
+        compare(&ref, &got, 0);
+    } else if ((mode & 3) == 3) {
+        read_fd(buf, n, 1 + (mode >> 2), &p, &got);
+        compare(&ref, &got, 0);
+    }
     free(buf);
     return 0;
 }
