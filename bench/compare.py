@@ -640,14 +640,29 @@ def write_report(ctx, results, notes, started):
         lines.append("- Multi-label decision: aitag `--min-labels 1` (its tuned per-label thresholds, "
                      "else top-1); scikit-learn / liblinear: margin > 0, else top-1; fastText "
                      "(`-loss ova`): p >= 0.5, else top-1.")
-    lines.append("- scikit-learn: `OneVsRestClassifier(LinearSVC(C=1))` (the same one-vs-rest "
-                 "problems LinearSVC solves for multi-class data) fitted with %d thread(s) "
-                 "(joblib threading backend); `TfidfVectorizer(sublinear_tf=True, "
-                 "ngram_range=(1, 2), min_df=2)`." % ctx["threads"])
-    lines.append("- liblinear times exclude building the TF-IDF matrix (scikit-learn's, same "
-                 "settings, dumped in svmlight format).")
-    lines.append("- fastText input: lowercased text with whitespace collapsed; training file "
-                 "shuffled with seed %d." % FASTTEXT_SEED)
+    ran = {r["short"] for r in results}
+    if "scikit-learn" in ran:
+        lines.append("- scikit-learn: `OneVsRestClassifier(LinearSVC(C=1))` (the same one-vs-rest "
+                     "problems LinearSVC solves for multi-class data) fitted with %d thread(s) "
+                     "(joblib threading backend); `TfidfVectorizer(sublinear_tf=True, "
+                     "ngram_range=(1, 2), min_df=2)`." % ctx["threads"])
+    if "liblinear" in ran:
+        lines.append("- liblinear times exclude building the TF-IDF matrix (scikit-learn's, same "
+                     "settings, dumped in svmlight format); no bias term (`-B` unset), unlike "
+                     "LinearSVC's intercept.")
+    if ctx["repeat"] > 1:
+        lines.append("- Each tool ran %d times: fastest train s and predict s, largest peak RSS."
+                     % ctx["repeat"])
+    la0, la1 = ctx["load_start"], ctx["load_end"]
+    if la0 is not None:
+        lines.append("- Load average (1 min) at start %.2f, at end %.2f on %d cores%s." % (
+            la0, la1, os.cpu_count() or 0,
+            ": other processes were competing for the CPUs, so times are noisy"
+            if max(la0, la1) > 0.5 * (os.cpu_count() or 1) + 0.5 else ""))
+    if "fastText" in ran:
+        lines.append("- fastText input: lowercased text with whitespace collapsed; training file "
+                     "shuffled with seed %d; default 2M hash buckets for word bigrams, hence "
+                     "the large RSS." % FASTTEXT_SEED)
     for n in notes:
         lines.append("- " + n)
     text = "\n".join(lines) + "\n"
@@ -690,6 +705,25 @@ def write_plot(ctx, results, notes):
 
 # --------------------------------------------------------------------------
 
+def loadavg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def best_of(old, new):
+    """Merge two runs of a tool: fastest times, largest peak RSS, latest predictions."""
+    if old is None:
+        return new
+    for k in ("train_s", "predict_s"):
+        new[k] = min(old[k], new[k])
+    for k in ("train_rss", "predict_rss"):
+        vals = [v for v in (old[k], new[k]) if v is not None]
+        new[k] = max(vals) if vals else None
+    return new
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="compare.sh",
@@ -704,11 +738,15 @@ def parse_args(argv):
     p.add_argument("--aitag", metavar="PATH", help="aitag binary (default: build/aitag in the repo)")
     p.add_argument("--limit", type=int, metavar="N",
                    help="use only the first N train and first N test docs (quick runs)")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="run each tool N times, keep the fastest times (default 1)")
     p.add_argument("--only", metavar="LIST",
                    help="comma-separated subset of: aitag,sklearn,liblinear,fasttext")
     a = p.parse_args(argv)
     if a.threads < 1:
         p.error("--threads must be >= 1")
+    if a.repeat < 1:
+        p.error("--repeat must be >= 1")
     if a.limit is not None and a.limit < 1:
         p.error("--limit must be >= 1")
     known = {"aitag", "sklearn", "liblinear", "fasttext"}
@@ -770,7 +808,8 @@ def main(argv):
     labels = sorted({x for _, _, labs in train_docs for x in labs})
     ctx = dict(name=name, out=out, train=train, test=test, train_docs=train_docs,
                test_docs=test_docs, test_ids=[i for i, _, _ in test_docs], multi=multi,
-               threads=a.threads, aitag=aitag, limit=a.limit,
+               threads=a.threads, aitag=aitag, limit=a.limit, repeat=a.repeat,
+               load_start=loadavg(), load_end=None,
                liblinear_dir=os.path.join(out, "liblinear"))
     gold = [labs for _, _, labs in test_docs]
     log("%s: %d train / %d test docs, %s, %d labels; scratch in %s"
@@ -840,9 +879,11 @@ def main(argv):
 
     results = []
     for tool, short, fn in plan:
-        log("running %s ..." % tool)
         try:
-            r = fn()
+            r = None
+            for k in range(a.repeat):
+                log("running %s%s ..." % (tool, " (%d/%d)" % (k + 1, a.repeat) if a.repeat > 1 else ""))
+                r = best_of(r, fn())
         except (ToolError, OSError, ValueError, KeyError) as e:
             log("%s failed: %s" % (tool, e))
             notes.append("%s failed: %s" % (tool, e))
@@ -861,10 +902,12 @@ def main(argv):
             % (tool, r["train_s"], r["predict_s"], r["quality"], r["macro_f1"]))
         results.append(r)
 
+    ctx["load_end"] = loadavg()
     png = write_plot(ctx, results, notes)
     text = write_report(ctx, results, notes, started)
     with open(os.path.join(out, "compare.json"), "w") as f:
         json.dump({"dataset": name, "multi_label": multi, "threads": a.threads, "limit": a.limit,
+                   "repeat": a.repeat, "load_start": ctx["load_start"], "load_end": ctx["load_end"],
                    "train_docs": len(train_docs), "test_docs": len(test_docs),
                    "results": [{k: v for k, v in r.items() if k not in ("preds", "notes")}
                                for r in results], "notes": notes}, f, indent=1)

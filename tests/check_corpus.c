@@ -45,6 +45,7 @@ static aitag_corpus_reader *open_with(const tmpfile_t *f, aitag_input_format fmt
     aitag_status rc = aitag_corpus_open(f->path, &p, &r, &err);
     ck_assert_msg(rc == AITAG_OK, "open %s: %s", f->path, err.msg);
     ck_assert_ptr_nonnull(r);
+    unlink(f->path); /* the open file stays readable; nothing is left behind if a check fails */
     return r;
 }
 
@@ -199,6 +200,23 @@ START_TEST(test_jsonl_escaped_nul)
 }
 END_TEST
 
+/* "One JSON object per line": anything after the object makes the line
+ * malformed; accepting it would silently drop a second object. */
+START_TEST(test_jsonl_trailing_garbage)
+{
+    tmpfile_t f;
+    write_temp_str(&f, "{\"text\":\"a\"}{\"text\":\"b\"}\n{\"text\":\"x\"} trailing\n{\"text\":\"ok\"}\n");
+    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_JSONL, 0);
+    aitag_record rec;
+    expect_bad(r, f.path, &rec, AITAG_PARSE, 1);
+    expect_bad(r, f.path, &rec, AITAG_PARSE, 2);
+    expect_ok(r, &rec, 3, "ok");
+    expect_end(r);
+    aitag_corpus_close(r);
+    unlink(f.path);
+}
+END_TEST
+
 START_TEST(test_labels_required)
 {
     tmpfile_t f;
@@ -208,6 +226,7 @@ START_TEST(test_labels_required)
     aitag_corpus_reader *r = NULL;
     aitag_error err = {0};
     ck_assert_int_eq(aitag_corpus_open(f.path, &p, &r, &err), AITAG_OK);
+    unlink(f.path);
     aitag_record rec;
     expect_bad(r, f.path, &rec, AITAG_PARSE, 1);
     expect_ok(r, &rec, 2, "some");
@@ -245,7 +264,6 @@ START_TEST(test_jsonl_bad_lines)
         "[\"not an object\"]",                              /* 10 */
         "{\"id\":true,\"text\":\"x\"}",                     /* 11 id neither string nor number */
         "{\"id\":\"doc12\",\"text\":\"x\",\"labels\":[1]}", /* 12 bad, but the id is readable */
-        "{\"text\":\"x\"} trailing",                        /* 13 garbage after the object */
         "{\"id\":\"last\",\"text\":\"fine\"}",
     };
     const size_t n_lines = sizeof lines / sizeof *lines;
@@ -258,19 +276,20 @@ START_TEST(test_jsonl_bad_lines)
         else
             len += (size_t)snprintf(data + len, cap - len, "%s\n", lines[i]);
     }
+    ck_assert_uint_lt(len, cap);
     tmpfile_t f;
     write_temp(&f, data, len);
 
     aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_AUTO, 0);
     aitag_record rec;
     expect_ok(r, &rec, 1, "fine");
-    for (uint64_t line = 2; line <= 13; line++) {
+    for (uint64_t line = 2; line <= 12; line++) {
         expect_bad(r, f.path, &rec, AITAG_PARSE, line);
         ck_assert_int_eq(rec.blank, 0);
         if (line == 12)
             ck_assert_str_eq(rec.id, "doc12");
     }
-    expect_ok(r, &rec, 14, "fine");
+    expect_ok(r, &rec, 13, "fine");
     ck_assert_str_eq(rec.id, "last");
     expect_end(r);
     aitag_corpus_close(r);
@@ -423,11 +442,17 @@ START_TEST(test_text_format)
     expect_end(r);
     aitag_corpus_close(r);
     unlink(f.path);
+}
+END_TEST
 
-    /* larger than max_bytes: a limit error, then the end */
+/* A text larger than max_bytes: a limit error on line 1, then the end. */
+START_TEST(test_text_format_limit)
+{
+    tmpfile_t f;
+    aitag_record rec;
     char *big = repeat_char('w', 5000);
     write_temp_str(&f, big);
-    r = open_with(&f, AITAG_INPUT_TEXT, 1000);
+    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_TEXT, 1000);
     expect_bad(r, f.path, &rec, AITAG_LIMIT, 1);
     aitag_record rec2;
     aitag_error err = {0};
@@ -473,11 +498,12 @@ START_TEST(test_line_limit)
     const size_t max = 1000;
     char *huge = json_line_of((size_t)1 << 20); /* longer than the reader's read chunk, too */
     char *exact = json_line_of(max), *over = json_line_of(max + 1);
-    size_t cap = strlen(huge) + strlen(exact) + strlen(over) + 256, len = 0;
+    size_t cap = 2 * strlen(huge) + strlen(exact) + strlen(over) + 256, len = 0; /* huge appears twice */
     char *data = malloc(cap);
     ck_assert_ptr_nonnull(data);
     len += (size_t)snprintf(data + len, cap - len, "{\"text\":\"first\"}\n%s\n{\"text\":\"after huge\"}\n", huge);
     len += (size_t)snprintf(data + len, cap - len, "%s\n%s\n{\"text\":\"after over\"}\n%s", exact, over, huge);
+    ck_assert_uint_lt(len, cap);
     tmpfile_t f;
     write_temp(&f, data, len);
 
@@ -571,6 +597,7 @@ Suite *corpus_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_jsonl_records);
     tcase_add_test(tc, test_jsonl_escaped_nul);
+    tcase_add_test(tc, test_jsonl_trailing_garbage);
     tcase_add_test(tc, test_labels_required);
     tcase_add_test(tc, test_jsonl_bad_lines);
     tcase_add_test(tc, test_blank_lines);
@@ -578,6 +605,7 @@ Suite *corpus_suite(void)
     tcase_add_test(tc, test_fasttext);
     tcase_add_test(tc, test_auto_detection);
     tcase_add_test(tc, test_text_format);
+    tcase_add_test(tc, test_text_format_limit);
     tcase_add_test(tc, test_text_format_crlf);
     tcase_add_test(tc, test_line_limit);
     tcase_add_test(tc, test_open_errors);

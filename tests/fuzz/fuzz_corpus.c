@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_LABELS_PER_DOC 64 /* the reader's documented per-document limit */
 #define MAX_KEPT 4096         /* record digests kept for comparisons */
 
-static void fail(const char *what, const aitag_record *rec)
+static _Noreturn void fail(const char *what, const aitag_record *rec)
 {
     fprintf(stderr, "fuzz_corpus: invariant violated: %s (line %llu)\n", what,
             rec ? (unsigned long long)rec->line : 0ull);

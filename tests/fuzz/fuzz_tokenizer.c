@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHUNK_MAX (64u * 1024u) /* must match src/tokenizer.c */
 
-static void fail(const char *what, const char *term, size_t len)
+static _Noreturn void fail(const char *what, const char *term, size_t len)
 {
     fprintf(stderr, "fuzz_tokenizer: invariant violated: %s (term of %zu bytes: \"", what, len);
     for (size_t i = 0; i < len && i < 200; i++) {
