@@ -331,6 +331,8 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
     if (r->text_done)
         return AITAG_END;
     r->text_done = 1;
+    rec->line = 1;
+    rec->id = r->name;
     int f;
     while ((f = fill(r)) > 0) {
         if (r->len > r->p.max_bytes) {

@@ -5,10 +5,13 @@
  * Every test writes its input to a temporary file made with mkstemp, so the
  * file name in error messages is known and unique.
  */
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aitag/corpus.h"
@@ -591,6 +594,59 @@ START_TEST(test_stream)
 }
 END_TEST
 
+/* A record must come out as soon as its line has arrived on a slow stream
+ * (corpus.h: aitag_corpus_buffered exists to flush a batch "before blocking
+ * on a slow stream"). A writer process sends one line, then waits up to 5 s
+ * for the reader to acknowledge it; the second line says whether the
+ * acknowledgement came. No timing is measured: 5 s is only a give-up bound. */
+START_TEST(test_stream_line_at_a_time)
+{
+    int data[2], ack[2];
+    ck_assert_int_eq(pipe(data), 0);
+    ck_assert_int_eq(pipe(ack), 0);
+    signal(SIGPIPE, SIG_IGN);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(data[0]);
+        close(ack[1]);
+        static const char l1[] = "{\"text\":\"first\"}\n";
+        if (write(data[1], l1, sizeof l1 - 1) < 0)
+            _exit(1);
+        struct pollfd pf = {ack[0], POLLIN, 0};
+        char b;
+        int acked = poll(&pf, 1, 5000) == 1 && read(ack[0], &b, 1) == 1;
+        const char *l2 = acked ? "{\"text\":\"acked\"}\n" : "{\"text\":\"timed out\"}\n";
+        if (write(data[1], l2, strlen(l2)) < 0)
+            _exit(1);
+        close(data[1]);
+        _exit(0);
+    }
+    close(data[1]);
+    close(ack[0]);
+    FILE *fp = fdopen(data[0], "rb");
+    ck_assert_ptr_nonnull(fp);
+    aitag_corpus_params p = aitag_corpus_params_default();
+    p.format = AITAG_INPUT_JSONL;
+    aitag_corpus_reader *r = NULL;
+    aitag_error err = {0};
+    ck_assert_int_eq(aitag_corpus_open_stream(fp, "pipe", &p, &r, &err), AITAG_OK);
+    aitag_record rec;
+    expect_ok(r, &rec, 1, "first");
+    ck_assert_uint_eq(aitag_corpus_buffered(r), 0); /* nothing more has arrived */
+    ck_assert_int_eq(write(ack[1], "k", 1), 1);
+    expect_ok(r, &rec, 2, NULL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(text_is(&rec, "acked"), "the first record came out only after the writer gave up (\"%.*s\")",
+                  (int)rec.text_len, rec.text);
+    expect_end(r);
+    aitag_corpus_close(r);
+    fclose(fp);
+    close(ack[1]);
+}
+END_TEST
+
 Suite *corpus_suite(void)
 {
     Suite *s = suite_create("corpus");
@@ -610,6 +666,7 @@ Suite *corpus_suite(void)
     tcase_add_test(tc, test_line_limit);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_stream);
+    tcase_add_test(tc, test_stream_line_at_a_time);
     suite_add_tcase(s, tc);
     return s;
 }

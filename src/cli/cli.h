@@ -58,6 +58,10 @@ int  cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((fo
 int cli_uint(const cli_cmd *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cli_double(const cli_cmd *cmd, const char *opt, const char *s, double min, double max, double *out);
 
+/* Records that a write error on stdout was already reported, so that
+ * cli_finish_output does not report it a second time. */
+void cli_output_error_reported(void);
+
 /* Flushes stdout and reports a write error (full disk, closed pipe): returns
  * rc unchanged when all output was written, else EXIT_FAIL. */
 int cli_finish_output(int rc);
@@ -77,6 +81,7 @@ typedef struct sbuf {
 void sb_put(sbuf *b, const char *s, size_t n);
 void sb_puts(sbuf *b, const char *s);
 void sb_json_string(sbuf *b, const char *s, size_t n); /* with quotes; invalid UTF-8 -> U+FFFD */
+void sb_field(sbuf *b, const char *s, size_t n);       /* one TSV/text field: controls -> ' ', invalid UTF-8 -> U+FFFD */
 void sb_double(sbuf *b, double v, int digits);
 void sb_free(sbuf *b);
 

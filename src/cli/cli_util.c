@@ -181,10 +181,16 @@ int cli_double(const cli_cmd *cmd, const char *opt, const char *s, double min, d
     return 0;
 }
 
+static int output_error_reported;
+
+void cli_output_error_reported(void) { output_error_reported = 1; }
+
 int cli_finish_output(int rc)
 {
+    errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_err("error writing to standard output: %s", strerror(errno ? errno : EIO));
+        if (!output_error_reported)
+            cli_err("error writing to standard output: %s", strerror(errno ? errno : EIO));
         return EXIT_FAIL;
     }
     return rc;

@@ -119,6 +119,26 @@ void sb_json_string(sbuf *b, const char *str, size_t n)
     sb_put(b, "\"", 1);
 }
 
+void sb_field(sbuf *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x20 || s[i] == 0x7F) {
+            sb_put(b, " ", 1);
+            i++;
+            continue;
+        }
+        size_t len = utf8_len(s + i, n - i);
+        if (len) {
+            sb_put(b, (const char *)s + i, len);
+            i += len;
+        } else {
+            sb_put(b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+}
+
 void sb_double(sbuf *b, double v, int digits)
 {
     char tmp[40];

@@ -79,9 +79,9 @@ static void format_error(const pipeline_opts *o, sbuf *b, const slot *s, const r
         sb_json_string(b, msg, r->text_len);
         sb_puts(b, "}\n");
     } else {
-        sb_put(b, s->in.p + r->id_off, r->id_len);
+        sb_field(b, s->in.p + r->id_off, r->id_len);
         sb_puts(b, o->format == OUT_TSV ? "\tERROR\t" : ": error: ");
-        sb_put(b, msg, r->text_len);
+        sb_field(b, msg, r->text_len);
         sb_puts(b, "\n");
     }
 }
@@ -147,7 +147,7 @@ static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const
         }
         sb_puts(b, "}\n");
     } else if (o->format == OUT_TSV) {
-        sb_put(b, s->in.p + r->id_off, r->id_len);
+        sb_field(b, s->in.p + r->id_off, r->id_len);
         sb_puts(b, "\t");
         for (size_t j = 0; j < ntags; j++) {
             if (j)
@@ -162,7 +162,7 @@ static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const
         }
         sb_puts(b, "\n");
     } else {
-        sb_put(b, s->in.p + r->id_off, r->id_len);
+        sb_field(b, s->in.p + r->id_off, r->id_len);
         sb_puts(b, ":");
         if (!ntags)
             sb_puts(b, " (no tag)");
@@ -433,6 +433,8 @@ finish:
         pthread_join(wtid, NULL);
     if (sh.failed == 1) {
         cli_err("error writing output: %s", strerror(sh.st.write_errno ? sh.st.write_errno : EIO));
+        if (o->out == stdout)
+            cli_output_error_reported();
         rc = EXIT_FAIL;
     } else if (sh.failed) {
         rc = EXIT_FAIL;

@@ -8,6 +8,8 @@
 # prints one "ok"/"FAIL" line per check and exits 1 if any check failed.
 # JSON output is validated with python3 when it is installed, else with grep.
 
+# shellcheck disable=SC2016,SC2034,SC2317 # checks are strings run by eval
+
 set -u
 
 if [ $# -ne 2 ]; then
@@ -272,6 +274,12 @@ def cmd_info(path, *labels):
     obj = load_json(path)
     if obj.get("labels") != list(labels):
         die("labels %r, expected %r" % (obj.get("labels"), list(labels)))
+
+
+def cmd_bench(path, docs, labels):
+    obj = load_json(path)
+    if obj.get("docs") != int(docs) or obj.get("labels") != int(labels):
+        die("docs %r labels %r, expected %s and %s" % (obj.get("docs"), obj.get("labels"), docs, labels))
 
 
 def cmd_cv(path):
@@ -842,9 +850,10 @@ if [ $BENCH = 0 ]; then
 else
     run $TMO "$AITAG" bench -m "$M" -i test.jsonl --repeat 1
     t "bench --repeat 1: exit 0, prints docs/s" '[ $rc -eq 0 ] && grep -q "docs/s" $O'
+    t "bench --repeat 1: counts the 6 articles of the input" 'grep -q "6 articles" $O'
     run $TMO "$AITAG" bench -m "$M" -i test.jsonl --repeat 1 --json
     if [ $PY = 1 ]; then
-        if [ $rc -eq 0 ] && py keys "$O"; then ok "bench --json: valid JSON"; else fail "bench --json" "rc=$rc $(pymsg)"; fi
+        if [ $rc -eq 0 ] && py bench "$O" 6 4; then ok "bench --json: valid JSON, docs 6, labels 4"; else fail "bench --json" "rc=$rc $(pymsg)"; fi
     else
         t "bench --json: a JSON object" '[ $rc -eq 0 ] && grep -q "^{.*}$" $O'
     fi

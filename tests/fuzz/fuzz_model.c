@@ -208,7 +208,7 @@ static void classify_one(aitag_classifier *c, const aitag_model *m, const char *
     for (size_t i = 0; i < x.n; i++) {
         if (x.ids[i] >= V)
             fail("feature id out of range");
-        sink += (unsigned)x.vals[i];
+        sink += x.vals[i] != 0; /* readable */
         for (size_t j = 0; j < i && x.n <= 512; j++)
             if (x.ids[j] == x.ids[i])
                 fail("the same feature twice");
