@@ -192,12 +192,35 @@ static aitag_status bad(aitag_corpus_reader *r, aitag_error *err, aitag_status c
     return aitag__fail(err, code, "%s:%llu: %s", r->name, (unsigned long long)r->line, what);
 }
 
+/* 1 if the raw JSON line holds the escape \u0000 (cJSON strings end at NUL,
+ * so the rest of such a string would be lost silently). */
+static int has_nul_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
+            continue;
+        size_t k = 0; /* backslashes before this one: an odd run means it is itself escaped */
+        while (k < i && s[i - 1 - k] == '\\')
+            k++;
+        if (k % 2 == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static aitag_status parse_json(aitag_corpus_reader *r, char *line, size_t n, aitag_record *rec, aitag_error *err)
 {
     cJSON_Delete(r->json);
-    r->json = cJSON_ParseWithLength(line, n);
+    const char *end = NULL;
+    r->json = cJSON_ParseWithLengthOpts(line, n, &end, 0);
     if (!r->json)
         return bad(r, err, AITAG_PARSE, "malformed JSON");
+    while (end && end < line + n && (*end == ' ' || *end == '\t' || *end == '\r'))
+        end++;
+    if (end && end < line + n)
+        return bad(r, err, AITAG_PARSE, "text after the JSON object (one object per line)");
+    if (has_nul_escape(line, n))
+        return bad(r, err, AITAG_PARSE, "a string contains a NUL character (\\u0000)");
     if (!cJSON_IsObject(r->json))
         return bad(r, err, AITAG_PARSE, "expected a JSON object");
     static const char *const keys[] = {"id", "text", "title", "labels"};
@@ -353,6 +376,13 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
         rec->text += 3;
         rec->text_len -= 3;
     }
+    /* CR LF -> LF, in place */
+    char *t = r->buf;
+    size_t w = 0, start = (size_t)(rec->text - (const char *)r->buf);
+    for (size_t i = start; t && i < start + rec->text_len; i++)
+        if (!(t[i] == '\r' && i + 1 < start + rec->text_len && t[i + 1] == '\n'))
+            t[start + w++] = t[i];
+    rec->text_len = w;
     return AITAG_OK;
 }
 

@@ -67,9 +67,10 @@ static int contains(const uint32_t *a, size_t n, uint32_t x)
 /* The confusion table is kept for up to 256 labels (single-label corpora). */
 static void confuse(aitag_metrics *m, const uint32_t *gold, size_t ng, const uint32_t *pred, size_t np)
 {
-    if (ng != 1 || m->n > 256)
+    if (m->n > 256)
         return;
-    if (m->conf_n != m->n) {
+    /* resize whenever the label table grew, so the "no prediction" column stays last */
+    if (m->conf_n != m->n && (m->conf || ng == 1)) {
         size_t n = m->n;
         uint64_t *c = aitag__calloc(n * (n + 1), sizeof *c);
         if (!c)
@@ -86,6 +87,8 @@ static void confuse(aitag_metrics *m, const uint32_t *gold, size_t ng, const uin
         m->conf = c;
         m->conf_n = n;
     }
+    if (ng != 1 || !m->conf)
+        return;
     size_t p = np ? pred[0] : m->n;
     m->conf[gold[0] * (m->n + 1) + p]++;
 }

@@ -204,8 +204,9 @@ static enum cp_class classify(int32_t c)
         return CP_HANGUL;
     if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) ||
         (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FA1F) ||
-        c == 0x3005 || c == 0x3007)
-        return (c == 0x30FB) ? CP_SEP : CP_CJK; /* U+30FB katakana middle dot separates */
+        (c >= 0x30000 && c <= 0x323AF) || c == 0x3005 || c == 0x3007)
+        /* U+30A0 (double hyphen) and U+30FB (middle dot) are punctuation inside the kana block */
+        return (c == 0x30FB || c == 0x30A0) ? CP_SEP : CP_CJK;
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
@@ -336,7 +337,12 @@ static aitag_status unicode_chunk(aitag_tokenizer *t, const uint8_t *s, size_t n
     enum cp_class run = CP_SEP;
     size_t start = 0;
     for (size_t i = 0; i < m && !t->stop; i++) {
-        enum cp_class cls = classify(t->cps[i]);
+        int32_t c = t->cps[i];
+        enum cp_class cls = classify(c);
+        /* a '.' or ',' between ASCII digits stays in the number, as on the ASCII path */
+        if ((c == '.' || c == ',') && run == CP_WORD && i > 0 && i + 1 < m && t->cps[i - 1] >= '0' &&
+            t->cps[i - 1] <= '9' && t->cps[i + 1] >= '0' && t->cps[i + 1] <= '9')
+            continue;
         if (cls == CP_MARK) {
             if (run != CP_SEP)
                 continue; /* a mark stays with the run it follows */
@@ -406,7 +412,10 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
             /* a word that goes on past ASCII: redo it on the Unicode path */
         }
         size_t e = s;
-        while (e < len && (p[e] >= 0x80 || ascii_alnum[p[e]]) && e - s < CHUNK_MAX)
+        while (e < len && e - s < CHUNK_MAX &&
+               (p[e] >= 0x80 || ascii_alnum[p[e]] ||
+                ((p[e] == '.' || p[e] == ',') && e > s && ascii_alnum[p[e - 1]] == 2 && e + 1 < len &&
+                 ascii_alnum[p[e + 1]] == 2)))
             e++;
         if (e < len && e - s >= CHUNK_MAX) {
             /* cut before a lead byte so no sequence is split */

@@ -581,6 +581,27 @@ START_TEST(every_truncation_is_refused)
     }
     /* the full image still loads: the loop above was not refusing everything */
     aitag_model_free(load_ok(img, n));
+
+    /* the same through a mapped file */
+    char dir[512], path[600];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/cut.aitag", dir);
+    size_t cuts[] = {7, 63, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        spit(path, img, cuts[i]);
+        aitag_model *got = (aitag_model *)1;
+        aitag_error err = {0};
+        aitag_status st = aitag_model_load(path, &got, &err);
+        ck_assert_msg(st == AITAG_FORMAT || st == AITAG_CORRUPT, "file cut to %zu: %s", cuts[i], aitag_status_str(st));
+        ck_assert_ptr_null(got);
+        ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
+    }
+    spit(path, img, n);
+    aitag_model *whole = NULL;
+    aitag_error err = {0};
+    ck_assert_int_eq(aitag_model_load(path, &whole, &err), AITAG_OK);
+    aitag_model_free(whole);
+    rm_tree(dir);
     free(img);
 }
 END_TEST

@@ -10,7 +10,9 @@
  *   text      the whole input is one article (id = the file name).
  *   auto      jsonl if the first non-blank byte is '{', fasttext if the input
  *             starts with "__label__", otherwise text.
- * A UTF-8 byte order mark at the start and a CR before each LF are dropped.
+ * A UTF-8 byte order mark at the start and a CR before each LF are dropped
+ * (in every format). A JSON line must hold exactly one
+ * object; a string with an escaped NUL (\u0000) is refused.
  *
  * Memory is bounded by the longest line (max_bytes). A bad line is reported
  * with its file name and line number, and the reader goes on to the next.

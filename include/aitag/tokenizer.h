@@ -18,8 +18,9 @@
  *     becomes overlapping character bigrams (a single character for a run of
  *     one). A Hangul word becomes the whole word plus, for words of three or
  *     more syllables, its syllable bigrams, so "데이터센터에" and "데이터센터를"
- *     share "데이", "이터", "터센", "센터". A change of script ends a word
- *     ("AI반도체" -> "ai", "반도체").
+ *     share "데이", "이터", "터센", "센터". A change between Hangul, Han/Kana
+ *     and any other script ends a word ("AI반도체" -> "ai", "반도체"); other
+ *     scripts mixed in one word stay one word ("AIрынок").
  *  5. Emits terms: every word, word n-grams 2..word_ngrams joined by one space,
  *     and optionally fastText-style character n-grams of each word with '<'
  *     and '>' as boundary markers. Hangul syllable bigrams are not part of the
