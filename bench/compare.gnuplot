@@ -31,7 +31,8 @@ set boxwidth 0.8 relative
 set logscale y
 stats datafile using 2 nooutput
 set xrange [-0.6 : STATS_records - 0.4]
-set yrange [STATS_min / 3 : STATS_max * 4]
+# whole decades, so at least two labelled tics
+set yrange [10**floor(log10(STATS_min / 2)) : 10**ceil(log10(STATS_max * 2))]
 set ylabel "docs/s (log scale)"
 plot datafile using 2:xtic(1) notitle lc rgb "#3b75af", \
      '' using 0:2:(sprintf("%.0f", $2)) with labels offset 0,0.8 notitle

@@ -138,7 +138,7 @@ size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, siz
 {
     const aitag_model *m = c->m;
     size_t got = 0;
-    if (k >= m->n_labels)
+    if (k >= m->n_labels || n == 0)
         return 0;
     /* keep the n largest positive contributions by insertion (n is small) */
     for (size_t i = 0; i < x->n; i++) {

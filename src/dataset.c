@@ -133,7 +133,7 @@ static const char *label_problem(const char *s, size_t n)
         utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
         if (k <= 0)
             return "label is not valid UTF-8";
-        if (c < 0x20 || c == 0x7F)
+        if (c < 0x20 || (c >= 0x7F && c <= 0x9F))
             return "label contains a control character";
         i += (size_t)k;
     }
@@ -155,15 +155,24 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
     }
     if (n_labels > 64)
         return aitag__fail(err, AITAG_LIMIT, "more than 64 labels on one document");
+    /* how many labels are new: refuse before changing anything */
+    size_t n_new = 0;
     for (size_t i = 0; i < n_labels; i++) {
-        int64_t have = aitag__strmap_find(&d->labels, labels[i], strlen(labels[i]));
-        if (have < 0 && d->labels.n >= d->max_labels) {
-            return aitag__fail(err, AITAG_LIMIT, "more than %u distinct labels (raise the label limit)",
-                               d->max_labels);
-        }
+        int dup_new = 0;
+        for (size_t j = 0; j < i; j++)
+            dup_new |= strcmp(labels[j], labels[i]) == 0;
+        if (!dup_new && aitag__strmap_find(&d->labels, labels[i], strlen(labels[i])) < 0)
+            n_new++;
+    }
+    if (d->labels.n + n_new > d->max_labels)
+        return aitag__fail(err, AITAG_LIMIT, "more than %u distinct labels (raise the label limit)", d->max_labels);
+    const size_t labels_before = d->labels.n;
+    for (size_t i = 0; i < n_labels; i++) {
         uint32_t id;
-        if (aitag__strmap_intern(&d->labels, labels[i], strlen(labels[i]), &id, NULL) != 0)
+        if (aitag__strmap_intern(&d->labels, labels[i], strlen(labels[i]), &id, NULL) != 0) {
+            aitag__strmap_truncate(&d->labels, labels_before);
             return aitag__fail(err, AITAG_NOMEM, "out of memory adding a label");
+        }
         int dup = 0;
         for (size_t j = 0; j < nid; j++)
             dup |= ids[j] == id;
@@ -174,12 +183,16 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
     if (d->n_docs + 2 > d->docs_cap) {
         size_t c1 = d->docs_cap, c2 = d->docs_cap;
         if (aitag__grow(&d->doc_start, &c1, d->n_docs + 2, sizeof *d->doc_start) ||
-            aitag__grow(&d->lab_start, &c2, d->n_docs + 2, sizeof *d->lab_start))
+            aitag__grow(&d->lab_start, &c2, d->n_docs + 2, sizeof *d->lab_start)) {
+            aitag__strmap_truncate(&d->labels, labels_before);
             return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
+        }
         d->docs_cap = c1 < c2 ? c1 : c2;
     }
-    if (aitag__grow(&d->lab, &d->lab_cap, d->n_lab + nid, sizeof *d->lab) != 0)
+    if (aitag__grow(&d->lab, &d->lab_cap, d->n_lab + nid, sizeof *d->lab) != 0) {
+        aitag__strmap_truncate(&d->labels, labels_before);
         return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
+    }
 
     size_t nnz0 = d->nnz;
     d->cb_failed = 0;
@@ -191,10 +204,12 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
             d->last_doc[d->tid[i]] = 0;
         }
         d->nnz = nnz0;
+        aitag__strmap_truncate(&d->labels, labels_before);
         return rc != AITAG_OK && rc != AITAG_CANCELLED ? rc
                                                         : aitag__fail(err, AITAG_NOMEM, "out of memory tokenizing a document");
     }
-    memcpy(d->lab + d->n_lab, ids, nid * sizeof *ids);
+    if (nid)
+        memcpy(d->lab + d->n_lab, ids, nid * sizeof *ids);
     d->n_lab += nid;
     d->n_docs++;
     d->doc_start[d->n_docs] = d->nnz;

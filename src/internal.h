@@ -13,14 +13,6 @@
 #define AITAG__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define AITAG__PRINTF(a, b)
-/* A label index with its margin; aitag__by_margin orders them best first
- * (ties by index), the order in which tags are reported. */
-typedef struct aitag__ranked {
-    double s;
-    uint32_t k;
-} aitag__ranked;
-int aitag__by_margin(const void *a, const void *b);
-
 #endif
 
 /* Fills err (if not NULL) with code and a formatted message; returns code. */

@@ -75,47 +75,66 @@ int aitag__by_margin(const void *a, const void *b)
     return (x->k > y->k) - (x->k < y->k);
 }
 
+/* 1 if label a ranks before label b: higher margin, then lower index. */
+static int ranks_before(const double *mg, uint32_t a, uint32_t b)
+{
+    return mg[a] > mg[b] || (mg[a] == mg[b] && a < b);
+}
+
+/* Inserts k into tags[0..n), kept in rank order; returns the new length. */
+static size_t insert_ranked(const double *mg, uint32_t *tags, size_t n, uint32_t k)
+{
+    size_t j = n;
+    while (j > 0 && ranks_before(mg, k, tags[j - 1])) {
+        tags[j] = tags[j - 1];
+        j--;
+    }
+    tags[j] = k;
+    return n + 1;
+}
+
 size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o, uint32_t *tags,
                     double *probs)
 {
     const uint32_t K = m->n_labels;
-    aitag__ranked stackbuf[64];
-    aitag__ranked *r = K <= 64 ? stackbuf : malloc(K * sizeof *r);
     size_t n = 0;
     if (probs)
         for (uint32_t k = 0; k < K; k++)
             probs[k] = 1.0 / (1.0 + exp(m->platt_a[k] * margins[k] + m->platt_b[k]));
-    if (!r) { /* cannot rank: fall back to the single best label */
+    if (m->single_label) {
         uint32_t best = 0;
         for (uint32_t k = 1; k < K; k++)
-            if (margins[k] > margins[best])
+            if (ranks_before(margins, k, best))
                 best = k;
-        tags[0] = best;
-        return 1;
-    }
-    for (uint32_t k = 0; k < K; k++)
-        r[k] = (aitag__ranked){margins[k], k};
-    qsort(r, K, sizeof *r, aitag__by_margin);
-    size_t passing = 0;
-    if (m->single_label) {
-        passing = 1;
+        tags[n++] = best;
     } else {
-        /* passing labels, in margin order */
-        for (uint32_t j = 0; j < K; j++)
-            if (r[j].s > m->threshold[r[j].k]) {
-                aitag__ranked t = r[j];
-                memmove(r + passing + 1, r + passing, (j - passing) * sizeof *r);
-                r[passing++] = t;
-            }
+        /* passing labels only: usually a handful, so no full sort */
+        for (uint32_t k = 0; k < K; k++)
+            if (margins[k] > m->threshold[k])
+                n = insert_ranked(margins, tags, n, k);
     }
-    n = passing;
-    if (o && n < o->min_labels)
-        n = o->min_labels < K ? o->min_labels : K;
+    size_t want = o && o->min_labels > n ? (o->min_labels < K ? o->min_labels : K) : n;
+    while (n < want) {
+        /* the best label not chosen yet (n is small, so the scan is cheap) */
+        uint32_t best = UINT32_MAX;
+        for (uint32_t k = 0; k < K; k++) {
+            int taken = 0;
+            for (size_t j = 0; j < n && !taken; j++)
+                taken = tags[j] == k;
+            if (!taken && (best == UINT32_MAX || ranks_before(margins, k, best)))
+                best = k;
+        }
+        tags[n++] = best;
+    }
+    /* the filled labels may outrank passing ones: keep the list in margin order */
+    for (size_t i = 1; i < n; i++) {
+        uint32_t k = tags[i];
+        size_t j = i;
+        for (; j > 0 && ranks_before(margins, k, tags[j - 1]); j--)
+            tags[j] = tags[j - 1];
+        tags[j] = k;
+    }
     if (o && o->top_k && n > o->top_k)
         n = o->top_k;
-    for (size_t j = 0; j < n; j++)
-        tags[j] = r[j].k;
-    if (r != stackbuf)
-        free(r);
     return n;
 }

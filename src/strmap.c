@@ -111,3 +111,16 @@ int aitag__strmap_intern(aitag__strmap *m, const char *s, size_t len, uint32_t *
     }
     return 0;
 }
+
+void aitag__strmap_truncate(aitag__strmap *m, size_t n)
+{
+    while (m->n > n) {
+        uint32_t id = (uint32_t)(m->n - 1);
+        size_t i = (size_t)m->hashes[id] & m->mask;
+        while (m->slots[i] != id + 1)
+            i = (i + 1) & m->mask;
+        m->slots[i] = 0;
+        m->bytes_len = m->offs[id];
+        m->n--;
+    }
+}

@@ -32,6 +32,11 @@ int64_t aitag__strmap_find(const aitag__strmap *m, const char *s, size_t len);
  * 1 when it was new. Returns 0 or -1 (out of memory; the map is unchanged). */
 int aitag__strmap_intern(aitag__strmap *m, const char *s, size_t len, uint32_t *id, int *added);
 
+/* Forgets the ids >= n (the most recently added), e.g. to undo a failed
+ * batch of insertions. Safe with linear probing because later insertions
+ * are removed first. */
+void aitag__strmap_truncate(aitag__strmap *m, size_t n);
+
 /* The string of id (not NUL-terminated) and its length. */
 static inline const char *aitag__strmap_str(const aitag__strmap *m, uint32_t id, size_t *len)
 {

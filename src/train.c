@@ -349,9 +349,11 @@ static void trainer_free(trainer *t)
     aitag__free(t->k_of);
     aitag__free(t->Y);
     aitag__free(t->fold);
-    for (uint32_t f = 0; t->train_idx && f < t->folds; f++) {
-        aitag__free(t->train_idx[f]);
-        aitag__free(t->test_idx[f]);
+    for (uint32_t f = 0; f < t->folds; f++) {
+        if (t->train_idx)
+            aitag__free(t->train_idx[f]);
+        if (t->test_idx)
+            aitag__free(t->test_idx[f]);
     }
     aitag__free(t->train_idx);
     aitag__free(t->test_idx);

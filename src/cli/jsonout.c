@@ -141,14 +141,35 @@ void sb_field(sbuf *b, const char *str, size_t n)
 
 void sb_double(sbuf *b, double v, int digits)
 {
-    char tmp[40];
-    int n;
-    if (!isfinite(v))
-        n = snprintf(tmp, sizeof tmp, "null");
-    else
-        n = snprintf(tmp, sizeof tmp, "%.*f", digits, v);
-    if (n > 0)
-        sb_put(b, tmp, (size_t)n);
+    static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    char tmp[48];
+    if (!isfinite(v)) {
+        sb_put(b, "null", 4);
+        return;
+    }
+    if (digits < 0 || digits > 9 || fabs(v) >= 1e9) {
+        int n = snprintf(tmp, sizeof tmp, "%.*f", digits < 0 ? 0 : digits, v);
+        if (n > 0)
+            sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+        return;
+    }
+    /* fixed-point by hand: printf's exact binary-to-decimal conversion was a
+     * third of classify's time on models with many labels */
+    unsigned long long x = (unsigned long long)(fabs(v) * scale[digits] + 0.5);
+    int i = (int)sizeof tmp, nonzero = x != 0;
+    for (int d = 0; d < digits; d++) {
+        tmp[--i] = (char)('0' + x % 10);
+        x /= 10;
+    }
+    if (digits)
+        tmp[--i] = '.';
+    do {
+        tmp[--i] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    if (v < 0 && nonzero)
+        tmp[--i] = '-';
+    sb_put(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
 void sb_free(sbuf *b)

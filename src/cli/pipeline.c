@@ -49,6 +49,7 @@ typedef struct shared {
     uint64_t next_fill, next_take, next_write;
     int eof, failed;
     pipeline_stats st;
+    sbuf *label_json;        /* each label as a JSON string, quoted and escaped once */
 } shared;
 
 /* ---- formatting ---------------------------------------------------------- */
@@ -95,13 +96,13 @@ static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const
         sb_puts(b, "{\"id\": ");
         put_id(b, s, r);
         sb_puts(b, ", \"labels\": [");
+        const sbuf *lj = w->sh->label_json;
         for (size_t j = 0; j < ntags; j++) {
             if (j)
-                sb_puts(b, ", ");
-            const char *l = aitag_model_label(m, w->tags[j]);
-            sb_json_string(b, l, strlen(l));
+                sb_put(b, ", ", 2);
+            sb_put(b, lj[w->tags[j]].p, lj[w->tags[j]].len);
         }
-        sb_puts(b, "]");
+        sb_put(b, "]", 1);
         for (int pass = 0; pass < 2; pass++) {
             if (o->scores == SCORES_NONE || (pass == 1 && !o->margins))
                 continue;
@@ -110,10 +111,9 @@ static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const
             for (size_t j = 0; j < n; j++) {
                 size_t k = o->scores == SCORES_TAGS ? w->tags[j] : j;
                 if (j)
-                    sb_puts(b, ", ");
-                const char *l = aitag_model_label(m, k);
-                sb_json_string(b, l, strlen(l));
-                sb_puts(b, ": ");
+                    sb_put(b, ", ", 2);
+                sb_put(b, lj[k].p, lj[k].len);
+                sb_put(b, ": ", 2);
                 sb_double(b, pass == 0 ? w->probs[k] : w->margins[k], 4);
             }
             sb_puts(b, "}");
@@ -349,6 +349,21 @@ int pipeline_run(const aitag_model *m, const char *const *inputs, int n_inputs, 
     }
     pthread_mutex_init(&sh.mu, NULL);
     pthread_cond_init(&sh.cv, NULL);
+    sh.label_json = calloc(K, sizeof *sh.label_json);
+    for (size_t k = 0; sh.label_json && k < K; k++) {
+        const char *l = aitag_model_label(m, k);
+        sb_json_string(&sh.label_json[k], l, strlen(l));
+        if (sh.label_json[k].oom) {
+            cli_err("out of memory");
+            rc = EXIT_FAIL;
+            goto cleanup;
+        }
+    }
+    if (!sh.label_json) {
+        cli_err("out of memory");
+        rc = EXIT_FAIL;
+        goto cleanup;
+    }
     for (unsigned i = 0; i < T; i++) {
         aitag_error err = {0};
         ws[i].sh = &sh;
@@ -453,6 +468,9 @@ cleanup:
         sb_free(&sh.slots[i].out);
         free(sh.slots[i].recs);
     }
+    for (size_t k = 0; sh.label_json && k < K; k++)
+        sb_free(&sh.label_json[k]);
+    free(sh.label_json);
     if (sh.slots) {
         pthread_mutex_destroy(&sh.mu);
         pthread_cond_destroy(&sh.cv);
