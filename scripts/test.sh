@@ -11,6 +11,7 @@ if [ "${1:-}" = "--sanitize" ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     export AITAG_STREAM_GIB=${AITAG_STREAM_GIB:-0.05}   # the 1 GiB stream runs in the plain build
+    export AITAG_SANITIZED=1
 else
     dir="$root/build"
     sh "$root/scripts/build.sh" "$dir"
