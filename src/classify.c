@@ -18,6 +18,12 @@
 #include "internal.h"
 #include "model_internal.h"
 
+/* Terms are looked up PREFETCH_DEPTH terms after their hash is known, so the
+ * table slot is (usually) in cache by then: the lookups of a document overlap
+ * instead of waiting for one cache miss after another. Features are still
+ * counted in first-seen order. */
+#define PREFETCH_DEPTH 8
+
 struct aitag_classifier {
     const aitag_model *m;
     aitag_tokenizer *tok;
@@ -28,6 +34,9 @@ struct aitag_classifier {
     size_t vals_cap;
     float *acc;            /* K accumulators */
     int oom;
+    /* lookups in flight: hashes whose table slot is being prefetched */
+    uint64_t pend[PREFETCH_DEPTH];
+    unsigned pend_head, pend_n;
 };
 
 aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **out, aitag_error *err)
@@ -64,11 +73,9 @@ void aitag_classifier_free(aitag_classifier *c)
     aitag__free(c);
 }
 
-static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
+static int count_feature(aitag_classifier *c, uint64_t h)
 {
-    (void)kind;
-    aitag_classifier *c = ud;
-    int64_t id = aitag__model_lookup(c->m, term, len);
+    int64_t id = aitag__model_lookup_hash(c->m, h);
     if (id < 0)
         return 0;
     if (c->count[id]++ == 0) {
@@ -82,13 +89,46 @@ static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
     return 0;
 }
 
+static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
+{
+    (void)kind;
+    aitag_classifier *c = ud;
+    uint64_t h = aitag__hash_bytes(term, len);
+    __builtin_prefetch(aitag__model_probe_addr(c->m, h));
+    unsigned slot = (c->pend_head + c->pend_n) % PREFETCH_DEPTH;
+    if (c->pend_n == PREFETCH_DEPTH) {
+        /* the oldest pending lookup leaves the queue; h takes its place */
+        uint64_t old = c->pend[c->pend_head];
+        c->pend[c->pend_head] = h;
+        c->pend_head = (c->pend_head + 1) % PREFETCH_DEPTH;
+        return count_feature(c, old);
+    }
+    c->pend[slot] = h;
+    c->pend_n++;
+    return 0;
+}
+
+static void drain(aitag_classifier *c)
+{
+    while (c->pend_n && !c->oom) {
+        count_feature(c, c->pend[c->pend_head]);
+        c->pend_head = (c->pend_head + 1) % PREFETCH_DEPTH;
+        c->pend_n--;
+    }
+    c->pend_n = 0;
+    c->pend_head = 0;
+}
+
 aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, aitag_features *out,
                              aitag_tokenize_stats *stats, aitag_error *err)
 {
     const aitag_model *m = c->m;
     c->n_touched = 0;
     c->oom = 0;
+    c->pend_n = 0;
+    c->pend_head = 0;
     aitag_status rc = aitag_tokenize(c->tok, text, len, on_term, c, stats, err);
+    drain(c);
     size_t n = c->n_touched;
     if (rc == AITAG_OK && aitag__grow(&c->vals, &c->vals_cap, n ? n : 1, sizeof *c->vals) != 0)
         c->oom = 1;

@@ -35,7 +35,18 @@ const char *aitag_model_term(const aitag_model *m, uint32_t id, size_t *len)
 
 int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len)
 {
-    uint64_t h = aitag__hash_bytes(term, len);
+    return aitag__model_lookup_hash(m, aitag__hash_bytes(term, len));
+}
+
+const void *aitag__model_probe_addr(const aitag_model *m, uint64_t h)
+{
+    if (m->hash_bits)
+        return m->idf + (h & (m->n_features - 1));
+    return m->table + 2 * (size_t)((uint32_t)h & (m->table_size - 1));
+}
+
+int64_t aitag__model_lookup_hash(const aitag_model *m, uint64_t h)
+{
     if (m->hash_bits) {
         uint32_t id = (uint32_t)(h & (m->n_features - 1));
         return m->idf[id] > 0 ? (int64_t)id : -1;

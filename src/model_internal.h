@@ -67,6 +67,10 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
 
 /* Feature id of a term, or -1 (vocabulary or hashing, as the model says). */
 int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len);
+/* The same from the term's hash (aitag__hash_bytes). */
+int64_t aitag__model_lookup_hash(const aitag_model *m, uint64_t h);
+/* The address the lookup of hash h reads first, for prefetching. */
+const void *aitag__model_probe_addr(const aitag_model *m, uint64_t h);
 
 /* The TF-IDF weight before normalisation: (1 + ln count) * idf. */
 static inline double aitag__tfidf(uint32_t count, float idf);

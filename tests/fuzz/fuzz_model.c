@@ -168,9 +168,10 @@ static void check_decide(const aitag_model *m, const double *margins, const aita
 
 static void check_explain(aitag_classifier *c, const aitag_features *x, size_t k, size_t n)
 {
-    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    double *contrib = malloc((n ? n : 1) * sizeof *contrib);
-    if (!ids || !contrib)
+    /* exact-size blocks (none for n = 0) so ASan sees any write past n */
+    uint32_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    double *contrib = n ? malloc(n * sizeof *contrib) : NULL;
+    if (n && (!ids || !contrib))
         fail("out of memory in the harness");
     size_t got = aitag_explain(c, x, k, n, ids, contrib);
     if (got > n || got > x->n)
@@ -229,6 +230,7 @@ static void classify_one(aitag_classifier *c, const aitag_model *m, const char *
     o.min_labels = (uint32_t)K + 5;
     check_decide(m, margins, &o);
     free(margins);
+    check_explain(c, &x, 0, 0); /* nothing asked: must write nothing */
     check_explain(c, &x, 0, 1);
     check_explain(c, &x, K - 1, 5);
     check_explain(c, &x, K, 5); /* out of range: must return 0 */

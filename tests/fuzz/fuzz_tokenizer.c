@@ -15,9 +15,6 @@
  *  - replacing ASCII spaces by U+00A0 (which NFKC maps back to a space)
  *    changes nothing: this forces ASCII words through the Unicode path,
  *    which the header promises gives the same result as the ASCII fast path.
- *
- * To fuzz past a known failure of that last check, set AITAG_FUZZ_SKIP to a
- * list holding "nbsp" (see run.sh).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -283,22 +280,8 @@ static aitag_tokenizer *make(const aitag_tokenizer_params *p)
     return t;
 }
 
-/* 1 if AITAG_FUZZ_SKIP (a comma-separated list) names this check. */
-static int skipped(const char *check)
-{
-    const char *v = getenv("AITAG_FUZZ_SKIP");
-    size_t n = strlen(check);
-    for (const char *p = v; p && (p = strstr(p, check)) != NULL; p += n)
-        if ((p == v || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
-            return 1;
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int skip_nbsp = -1;
-    if (skip_nbsp < 0)
-        skip_nbsp = skipped("nbsp");
     /* one long-lived tokenizer per parameter set: its scratch carries over
      * from input to input, as in a real program */
     static aitag_tokenizer *cached[256];
@@ -330,7 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t spaces = 0;
     for (size_t i = 0; i < len; i++)
         spaces += buf[i] == ' ';
-    if (spaces && !stop_after && !skip_nbsp) {
+    if (spaces && !stop_after) {
         char *nb = malloc(len + spaces);
         if (nb) {
             size_t w = 0;

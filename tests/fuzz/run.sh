@@ -15,7 +15,11 @@
 #                   (the corpus grows from run to run) instead of starting
 #                   again from the seeds
 #   AITAG_FUZZ_SKIP comma-separated checks the harnesses skip, to fuzz past a
-#                   known failure (fuzz_tokenizer: "nbsp")
+#                   known failure (fuzz_corpus: "textmax"; fuzz_model:
+#                   "nonfinite"; see the comments at the top of each harness).
+#                   A known UBSan report is passed by configuring BUILD_DIR with
+#                   -DAITAG_FUZZ_EXTRA_FLAGS=-fsanitize-recover=CHECK and setting
+#                   UBSAN_OPTIONS=halt_on_error=1:suppressions=FILE
 #
 # Each fuzzer works on a copy of tests/fuzz/seeds/<target> (the seeds stay
 # as they are) and writes crash reproducers to BUILD_DIR/fuzz-run/<target>/
