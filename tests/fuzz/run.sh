@@ -15,7 +15,7 @@
 #                   (the corpus grows from run to run) instead of starting
 #                   again from the seeds
 #   AITAG_FUZZ_SKIP comma-separated checks the harnesses skip, to fuzz past a
-#                   known failure (fuzz_corpus: "textmax"; fuzz_model:
+#                   known failure (fuzz_corpus: "textmax", "ftnul"; fuzz_model:
 #                   "nonfinite"; see the comments at the top of each harness).
 #                   A known UBSan report is passed by configuring BUILD_DIR with
 #                   -DAITAG_FUZZ_EXTRA_FLAGS=-fsanitize-recover=CHECK and setting
