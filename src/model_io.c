@@ -27,7 +27,12 @@
 #include "internal.h"
 #include "model_internal.h"
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the model format stores raw little-endian floats and hashes: a little-endian host is needed"
+#endif
+
 #define MAX_LABELS 65536u
+#define TERM_HASH "fnv1a64-words+fmix64"
 #define MAX_FEATURES (1u << 30)
 
 static void put64(uint8_t *p, uint64_t v)
@@ -334,6 +339,11 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
         rc = aitag__fail(err, AITAG_FORMAT, "%s: unknown feature weighting (this aitag applies \"%s\")", name, AITAG__WEIGHTING);
         goto fail;
     }
+    const cJSON *th = get(feat, "term_hash");
+    if (!cJSON_IsString(th) || strcmp(th->valuestring, TERM_HASH) != 0) {
+        rc = aitag__fail(err, AITAG_FORMAT, "%s: unknown term hash (this aitag computes \"%s\")", name, TERM_HASH);
+        goto fail;
+    }
     if (nf == 0 || (hb && (hb < 10 || nf != (1ull << hb)))) {
         rc = aitag__fail(err, AITAG_CORRUPT, "%s: feature count %llu does not fit hash_bits %llu", name,
                          (unsigned long long)nf, (unsigned long long)hb);
@@ -628,7 +638,7 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
         cJSON_AddStringToObject(feat, "weighting", AITAG__WEIGHTING);
         cJSON_AddNumberToObject(feat, "count", (double)V);
         cJSON_AddNumberToObject(feat, "hash_bits", s->hash_bits);
-        cJSON_AddStringToObject(feat, "term_hash", "fnv1a64+fmix64");
+        cJSON_AddStringToObject(feat, "term_hash", TERM_HASH);
     }
     for (int i = 0; secs && i < ns; i++) {
         cJSON *o = cJSON_CreateObject();
