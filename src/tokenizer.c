@@ -22,6 +22,7 @@
 #include "internal.h"
 
 #define CHUNK_MAX (64u * 1024u)
+#define WIN_CAP 8192u
 
 enum cp_class { CP_SEP = 0, CP_WORD, CP_CJK, CP_HANGUL, CP_MARK };
 
@@ -36,9 +37,13 @@ struct aitag_tokenizer {
     size_t tok_len;
     int tok_overflow;
 
-    /* the last words of the n-gram sequence, most recent at hist[(hist_pos-1) % ..] */
-    char hist[AITAG_MAX_WORD_NGRAMS - 1][AITAG_MAX_TOKEN_BYTES + 1];
-    size_t hist_len[AITAG_MAX_WORD_NGRAMS - 1];
+    /* Word n-grams: the words of the n-gram sequence are written one after
+     * another, separated by one space, into a window; an n-gram is then just
+     * a slice of it, from the start of its first word to the end of the
+     * current one. hist[] holds the window offsets of the last words. */
+    char win[WIN_CAP];
+    size_t win_len;
+    size_t hist[AITAG_MAX_WORD_NGRAMS - 1];
     unsigned hist_count, hist_pos;
 
     char gram[AITAG_MAX_WORD_NGRAMS * (AITAG_MAX_TOKEN_BYTES + 1) + 8];
@@ -161,7 +166,24 @@ static void emit_chargrams(aitag_tokenizer *t, const char *w, size_t n)
     }
 }
 
-/* Emits one word (already normalised) and the n-grams that end with it. */
+/* Where the next word of the n-gram sequence goes in the window; there is
+ * room for a word of AITAG_MAX_TOKEN_BYTES + 1. Slides the window when it is
+ * nearly full, keeping only the words the next n-grams still need. */
+static char *word_slot(aitag_tokenizer *t)
+{
+    if (t->win_len + AITAG_MAX_TOKEN_BYTES + 8 > WIN_CAP) {
+        const unsigned H = AITAG_MAX_WORD_NGRAMS - 1;
+        size_t keep = t->hist_count ? t->hist[(t->hist_pos + H - t->hist_count) % H] : t->win_len;
+        memmove(t->win, t->win + keep, t->win_len - keep);
+        for (unsigned i = 0; i < H; i++)
+            t->hist[i] = t->hist[i] >= keep ? t->hist[i] - keep : 0;
+        t->win_len -= keep;
+    }
+    return t->win + t->win_len;
+}
+
+/* Emits one word (already normalised) and the n-grams that end with it.
+ * w may already be the window's next slot (word_slot), which spares a copy. */
 static void emit_word(aitag_tokenizer *t, const char *w, size_t n, aitag_term_kind kind)
 {
     if (n > t->p.max_token_bytes) {
@@ -170,29 +192,30 @@ static void emit_word(aitag_tokenizer *t, const char *w, size_t n, aitag_term_ki
         return;
     }
     t->st.words++;
-    call(t, w, n, kind);
-    if (t->p.char_ngram_min && (kind == AITAG_TERM_WORD || kind == AITAG_TERM_HANGUL))
-        emit_chargrams(t, w, n);
-    const unsigned H = AITAG_MAX_WORD_NGRAMS - 1;
-    if (t->p.word_ngrams >= 2) {
-        /* n-gram of order k = the k-1 previous words + this one */
-        for (unsigned k = 2; k <= t->p.word_ngrams && k - 1 <= t->hist_count; k++) {
-            size_t pos = 0;
-            for (unsigned j = k - 1; j >= 1; j--) {
-                unsigned slot = (t->hist_pos + H - j) % H;
-                memcpy(t->gram + pos, t->hist[slot], t->hist_len[slot]);
-                pos += t->hist_len[slot];
-                t->gram[pos++] = ' ';
-            }
-            memcpy(t->gram + pos, w, n);
-            call(t, t->gram, pos + n, AITAG_TERM_NGRAM);
-        }
-        memcpy(t->hist[t->hist_pos], w, n);
-        t->hist_len[t->hist_pos] = n;
-        t->hist_pos = (t->hist_pos + 1) % H;
-        if (t->hist_count < H)
-            t->hist_count++;
+    if (t->p.word_ngrams < 2) {
+        call(t, w, n, kind);
+        if (t->p.char_ngram_min && (kind == AITAG_TERM_WORD || kind == AITAG_TERM_HANGUL))
+            emit_chargrams(t, w, n);
+        return;
     }
+    char *dst = word_slot(t);
+    if (dst != w)
+        memcpy(dst, w, n);
+    call(t, dst, n, kind);
+    if (t->p.char_ngram_min && (kind == AITAG_TERM_WORD || kind == AITAG_TERM_HANGUL))
+        emit_chargrams(t, dst, n);
+    const unsigned H = AITAG_MAX_WORD_NGRAMS - 1;
+    /* n-gram of order k = the k-1 previous words + this one: one slice */
+    for (unsigned k = 2; k <= t->p.word_ngrams && k - 1 <= t->hist_count; k++) {
+        size_t start = t->hist[(t->hist_pos + H - (k - 1)) % H];
+        call(t, t->win + start, t->win_len + n - start, AITAG_TERM_NGRAM);
+    }
+    t->hist[t->hist_pos] = t->win_len;
+    t->hist_pos = (t->hist_pos + 1) % H;
+    if (t->hist_count < H)
+        t->hist_count++;
+    t->win_len += n;
+    t->win[t->win_len++] = ' ';
 }
 
 /* ---- Unicode path ------------------------------------------------------- */
@@ -235,10 +258,11 @@ static size_t encode_cps(char *dst, size_t cap, const int32_t *cp, size_t n, int
 static void emit_cps_word(aitag_tokenizer *t, const int32_t *cp, size_t n, aitag_term_kind kind)
 {
     int overflow = 0;
-    size_t len = encode_cps(t->tok, sizeof t->tok - 4, cp, n, &overflow);
+    char *dst = t->p.word_ngrams >= 2 ? word_slot(t) : t->tok;
+    size_t len = encode_cps(dst, AITAG_MAX_TOKEN_BYTES + 4, cp, n, &overflow);
     if (overflow)
         len = t->p.max_token_bytes + 1; /* too long: emit_word counts and drops it */
-    emit_word(t, t->tok, len, kind);
+    emit_word(t, dst, len, kind);
 }
 
 static void emit_hangul(aitag_tokenizer *t, const int32_t *cp, size_t n)
@@ -373,6 +397,7 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
     t->stop = 0;
     t->hist_count = 0;
     t->hist_pos = 0;
+    t->win_len = 0;
     t->st.bytes = len;
 
     size_t i = 0;
@@ -404,9 +429,10 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
                     emit_word(t, (const char *)p + s, n, AITAG_TERM_WORD); /* counted, dropped */
                     continue;
                 }
+                char *dst = t->p.word_ngrams >= 2 ? word_slot(t) : t->tok;
                 for (size_t k = 0; k < n; k++)
-                    t->tok[k] = (char)ascii_lower[p[s + k]];
-                emit_word(t, t->tok, n, AITAG_TERM_WORD);
+                    dst[k] = (char)ascii_lower[p[s + k]];
+                emit_word(t, dst, n, AITAG_TERM_WORD);
                 continue;
             }
             /* a word that goes on past ASCII: redo it on the Unicode path */
