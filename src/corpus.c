@@ -196,8 +196,9 @@ static aitag_status bad(aitag_corpus_reader *r, aitag_error *err, aitag_status c
  * so the rest of such a string would be lost silently). */
 static int has_nul_escape(const char *s, size_t n)
 {
-    for (size_t i = 0; i + 6 <= n; i++) {
-        if (s[i] != '\\' || memcmp(s + i + 1, "u0000", 5) != 0)
+    for (const char *q = s; (q = memchr(q, '\\', (size_t)(s + n - q))) != NULL; q++) {
+        size_t i = (size_t)(q - s);
+        if (i + 6 > n || memcmp(s + i + 1, "u0000", 5) != 0)
             continue;
         size_t k = 0; /* backslashes before this one: an odd run means it is itself escaped */
         while (k < i && s[i - 1 - k] == '\\')
