@@ -183,7 +183,7 @@ size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, siz
     /* keep the n largest positive contributions by insertion (n is small) */
     for (size_t i = 0; i < x->n; i++) {
         double v = (double)x->vals[i] * m->weights[(size_t)x->ids[i] * m->n_labels + k];
-        if (v <= 0 || (got == n && v <= contrib[got - 1]))
+        if (!(v > 0) || (got == n && v <= contrib[got - 1])) /* !(v > 0) also skips NaN */
             continue;
         size_t j = got < n ? got++ : n - 1;
         while (j > 0 && contrib[j - 1] < v) {

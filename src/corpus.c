@@ -145,8 +145,8 @@ static int next_line(aitag_corpus_reader *r, char **line, size_t *n)
     size_t scanned = 0;
     int too_long = 0;
     for (;;) {
-        char *s = r->buf + r->pos;
         size_t avail = r->len - r->pos;
+        char *s = avail ? r->buf + r->pos : NULL; /* no buffer before the first read */
         char *nl = avail > scanned ? memchr(s + scanned, '\n', avail - scanned) : NULL;
         if (nl) {
             size_t len = (size_t)(nl - s);
@@ -242,7 +242,7 @@ static aitag_status parse_json(aitag_corpus_reader *r, char *line, size_t n, ait
         rec->id = id->valuestring;
     } else if (cJSON_IsNumber(id) && isfinite(id->valuedouble)) {
         double v = id->valuedouble;
-        if (v == (double)(long long)v && v > -9e15 && v < 9e15)
+        if (v > -9e15 && v < 9e15 && v == (double)(long long)v)
             snprintf(r->idbuf, sizeof r->idbuf, "%lld", (long long)v);
         else
             snprintf(r->idbuf, sizeof r->idbuf, "%.17g", v);
@@ -316,6 +316,8 @@ static aitag_status parse_fasttext(aitag_corpus_reader *r, char *line, size_t n,
             e++;
         if (e == s)
             return bad(r, err, AITAG_PARSE, "empty fastText label");
+        if (memchr(line + s, '\0', e - s))
+            return bad(r, err, AITAG_PARSE, "NUL byte in a fastText label");
         if (rec->n_labels == MAX_LABELS_PER_DOC)
             return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
         memcpy(r->scratch + w, line + s, e - s);
@@ -369,6 +371,9 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
     if (f == -2)
         return aitag__fail(err, AITAG_NOMEM, "%s: out of memory", r->name);
     r->line = 1;
+    /* also when the bytes were all read earlier (by format detection) */
+    if (r->len > r->p.max_bytes)
+        return bad(r, err, AITAG_LIMIT, "article larger than the input size limit (--max-bytes)");
     rec->line = 1;
     rec->id = r->name;
     rec->text = r->buf ? r->buf : "";

@@ -368,6 +368,20 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
     }
     m->idf = (const float *)s_idf.p;
     m->weights = (const float *)s_w.p;
+    /* numbers a crafted file could poison every score with */
+    for (uint64_t i = 0; i < V; i++) {
+        float f = m->idf[i];
+        if (!isfinite(f) || f < 0 || (!hb && f < 1.0f)) {
+            rc = aitag__fail(err, AITAG_CORRUPT, "%s: idf of feature %llu is invalid (%g)", name, (unsigned long long)i, (double)f);
+            goto fail;
+        }
+    }
+    for (uint64_t i = 0; i < V * K; i++) {
+        if (!isfinite(m->weights[i])) {
+            rc = aitag__fail(err, AITAG_CORRUPT, "%s: weight %llu is not a finite number", name, (unsigned long long)i);
+            goto fail;
+        }
+    }
     if (!hb) {
         section s_terms, s_off, s_tab;
         if (get_section(&c, secs, "terms", data, data_size, UINT64_MAX, &s_terms) ||

@@ -530,6 +530,40 @@ START_TEST(test_line_limit)
 }
 END_TEST
 
+/* Regressions found by fuzz_corpus (tests/fuzz/regressions/corpus-*). */
+START_TEST(test_fuzz_regressions)
+{
+    aitag_record rec;
+    /* auto format: the whole small file is read while detecting the format,
+     * and the size limit must still apply */
+    tmpfile_t f;
+    write_temp_str(&f, "a text article of forty-two bytes, at least");
+    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_AUTO, 16);
+    expect_bad(r, f.path, &rec, AITAG_LIMIT, 1);
+    aitag_corpus_close(r);
+
+    /* a NUL byte inside a fastText label is refused, not cut short */
+    static const char ft[] = "__label__sports\0x text one\n__label__ok text two\n";
+    write_temp(&f, ft, sizeof ft - 1);
+    r = open_with(&f, AITAG_INPUT_FASTTEXT, 0);
+    expect_bad(r, f.path, &rec, AITAG_PARSE, 1);
+    expect_ok(r, &rec, 2, "text two");
+    ck_assert_str_eq(rec.labels[0], "ok");
+    aitag_corpus_close(r);
+
+    /* a numeric id far beyond integers is kept as a number, without undefined behaviour */
+    write_temp_str(&f, "{\"id\": 1e300, \"text\": \"x\"}\n{\"id\": -7, \"text\": \"y\"}\n");
+    r = open_with(&f, AITAG_INPUT_JSONL, 0);
+    expect_ok(r, &rec, 1, "x");
+    ck_assert_int_eq(rec.id_is_number, 1);
+    ck_assert_str_eq(rec.id, "1.0000000000000001e+300");
+    expect_ok(r, &rec, 2, "y");
+    ck_assert_str_eq(rec.id, "-7");
+    expect_end(r);
+    aitag_corpus_close(r);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     aitag_corpus_params p = aitag_corpus_params_default();
@@ -665,6 +699,7 @@ Suite *corpus_suite(void)
     tcase_add_test(tc, test_text_format_crlf);
     tcase_add_test(tc, test_line_limit);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_fuzz_regressions);
     tcase_add_test(tc, test_stream);
     tcase_add_test(tc, test_stream_line_at_a_time);
     suite_add_tcase(s, tc);

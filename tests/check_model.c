@@ -1287,6 +1287,19 @@ START_TEST(explain_returns_top_contributions_sorted)
 }
 END_TEST
 
+/* Regression found by fuzz_model: a model whose weights are all NaN, with
+ * correct checksums, must be refused rather than poison every score. */
+START_TEST(nan_weights_are_refused)
+{
+    aitag_model *m = NULL;
+    aitag_error err = {0};
+    const char *path = AITAG_SOURCE_DIR "/tests/fuzz/regressions/model-nan-weights";
+    ck_assert_int_eq(aitag_model_load(path, &m, &err), AITAG_CORRUPT);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.msg, "model-nan-weights") && strstr(err.msg, "finite"), "message: %s", err.msg);
+}
+END_TEST
+
 /* n = 0 asks for nothing: nothing may be read or written. */
 START_TEST(explain_with_n_zero_returns_nothing)
 {
@@ -1396,6 +1409,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, probabilities_are_calibrated_sigmoids);
     tcase_add_test(tc, explain_returns_top_contributions_sorted);
     tcase_add_test(tc, explain_with_n_zero_returns_nothing);
+    tcase_add_test(tc, nan_weights_are_refused);
     tcase_add_test(tc, label_index_finds_every_label);
     tcase_add_test(tc, default_model_path_honours_env);
     suite_add_tcase(s, tc);
