@@ -66,6 +66,11 @@ void cli_output_error_reported(void);
  * rc unchanged when all output was written, else EXIT_FAIL. */
 int cli_finish_output(int rc);
 
+/* --input-format auto|jsonl|text|fasttext; --char-ngrams "MIN:MAX". Both print
+ * a usage error and return -1 on a bad value. */
+int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
+int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi);
+
 /* Loads -m MODEL, or the default model when path is NULL. */
 int cli_load_model(const char *path, aitag_model **out);
 

@@ -17,8 +17,6 @@
 #include "cli.h"
 #include "pipeline.h"
 
-int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
-
 static const cli_opt opts[] = {
     {"model", 'm', "MODEL", "model file (default: the default model)"},
     {"input", 'i', "FILE", "articles: JSON lines (one per line) or a text file (one article)"},

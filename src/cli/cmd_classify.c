@@ -9,8 +9,6 @@
 #include "cli.h"
 #include "pipeline.h"
 
-int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
-
 static const cli_opt opts[] = {
     {"model", 'm', "MODEL", "model file (default: $AITAG_MODEL, then the installed or built default model)"},
     {"threads", 't', "N", "worker threads (default: number of cores)"},

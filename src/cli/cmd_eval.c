@@ -9,8 +9,6 @@
 
 #include "cli.h"
 
-int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
-
 static const cli_opt opts[] = {
     {"model", 'm', "MODEL", "model file (default: the default model)"},
     {"input", 'i', "FILE", "labelled test corpus, JSON lines or fastText ('-' = stdin)"},

@@ -32,35 +32,6 @@ static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
     return 0;
 }
 
-int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
-int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f)
-{
-    if (strcmp(v, "auto") == 0)
-        *f = AITAG_INPUT_AUTO;
-    else if (strcmp(v, "jsonl") == 0)
-        *f = AITAG_INPUT_JSONL;
-    else if (strcmp(v, "text") == 0)
-        *f = AITAG_INPUT_TEXT;
-    else if (strcmp(v, "fasttext") == 0)
-        *f = AITAG_INPUT_FASTTEXT;
-    else
-        return cli_usage_error(cmd, "--input-format: '%s' is not auto, jsonl, text or fasttext", v), -1;
-    return 0;
-}
-
-/* "3:5" -> 3, 5 */
-int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi);
-int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi)
-{
-    unsigned a, b;
-    char extra;
-    if (sscanf(v, "%u:%u%c", &a, &b, &extra) != 2 || a < 1 || b < a || b > 8)
-        return cli_usage_error(cmd, "--%s: '%s' is not MIN:MAX with 1 <= MIN <= MAX <= 8", opt, v), -1;
-    *lo = a;
-    *hi = b;
-    return 0;
-}
-
 static int run(const cli_cmd *cmd, int argc, char **argv)
 {
     aitag_tokenizer_params tp = aitag_tokenizer_params_default();

@@ -8,9 +8,6 @@
 
 #include "cli.h"
 
-int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
-int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi);
-
 static const cli_opt opts[] = {
     {"input", 'i', "FILE", "labelled corpus: JSON lines or fastText format ('-' = stdin)"},
     {"output", 'o', "MODEL", "model file to write (atomically: temp file + rename)"},
@@ -189,7 +186,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     aitag_dataset *ds = NULL;
     aitag_model *model = NULL;
     int rc = EXIT_FAIL;
-    size_t bad = 0, blank = 0;
+    size_t bad = 0;
     if (aitag_corpus_open(in, &cp, &r, &err) != AITAG_OK || aitag_dataset_create(&kp, hash_bits, &ds, &err) != AITAG_OK) {
         cli_err("%s", err.msg);
         goto done;
@@ -227,10 +224,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             goto done;
         }
         if (s != AITAG_OK) {
-            if (rec.blank) {
-                blank++;
-                continue;
-            }
+            if (rec.blank)
+                continue; /* an empty line is not an article */
             if (!skip_bad) {
                 cli_err("%s", err.msg);
                 cli_err("stopping; use --skip-bad to skip malformed lines");
@@ -288,7 +283,6 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
                    rep.micro_f1, rep.macro_f1, rep.accuracy, rep.subset_accuracy);
         }
     }
-    (void)blank;
     rc = EXIT_OK;
 done:
     aitag_model_free(model);
