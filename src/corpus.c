@@ -31,12 +31,35 @@ struct aitag_corpus_reader {
     int eof, first;
     uint64_t line;
     int text_done;
+    char idbuf[64];
+    aitag_line_parser *lp;   /* parses the lines this reader splits */
+};
+
+/* Parser state for one line at a time; the record points into it. */
+struct aitag_line_parser {
     cJSON *json;
     char *scratch;
     size_t scratch_cap;
     char idbuf[64];
     const char *labels[MAX_LABELS_PER_DOC];
+    const char *name;        /* for messages: the input's name and line */
+    uint64_t line;
 };
+
+aitag_status aitag_line_parser_create(aitag_line_parser **out, aitag_error *err)
+{
+    *out = aitag__calloc(1, sizeof **out);
+    return *out ? AITAG_OK : aitag__fail(err, AITAG_NOMEM, "out of memory");
+}
+
+void aitag_line_parser_free(aitag_line_parser *p)
+{
+    if (!p)
+        return;
+    cJSON_Delete(p->json);
+    aitag__free(p->scratch);
+    aitag__free(p);
+}
 
 aitag_corpus_params aitag_corpus_params_default(void)
 {
@@ -55,7 +78,9 @@ aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_co
     if (p->max_bytes < 16)
         return aitag__fail(err, AITAG_INVALID, "the input size limit must be at least 16 bytes");
     aitag_corpus_reader *r = aitag__calloc(1, sizeof *r);
-    if (!r || !(r->name = aitag__strndup(name, strlen(name)))) {
+    if (!r || !(r->name = aitag__strndup(name, strlen(name))) || aitag_line_parser_create(&r->lp, err) != AITAG_OK) {
+        if (r)
+            aitag__free(r->name);
         aitag__free(r);
         return aitag__fail(err, AITAG_NOMEM, "out of memory");
     }
@@ -91,9 +116,8 @@ void aitag_corpus_close(aitag_corpus_reader *r)
         return;
     if (r->own)
         fclose(r->fp);
-    cJSON_Delete(r->json);
+    aitag_line_parser_free(r->lp);
     aitag__free(r->buf);
-    aitag__free(r->scratch);
     aitag__free(r->name);
     aitag__free(r);
 }
@@ -182,12 +206,17 @@ static int next_line(aitag_corpus_reader *r, char **line, size_t *n)
     }
 }
 
-static int scratch_fit(aitag_corpus_reader *r, size_t n)
+static int scratch_fit(aitag_line_parser *r, size_t n)
 {
     return aitag__grow(&r->scratch, &r->scratch_cap, n, 1);
 }
 
-static aitag_status bad(aitag_corpus_reader *r, aitag_error *err, aitag_status code, const char *what)
+static aitag_status bad(aitag_line_parser *r, aitag_error *err, aitag_status code, const char *what)
+{
+    return aitag__fail(err, code, "%s:%llu: %s", r->name, (unsigned long long)r->line, what);
+}
+
+static aitag_status reader_bad(aitag_corpus_reader *r, aitag_error *err, aitag_status code, const char *what)
 {
     return aitag__fail(err, code, "%s:%llu: %s", r->name, (unsigned long long)r->line, what);
 }
@@ -209,7 +238,8 @@ static int has_nul_escape(const char *s, size_t n)
     return 0;
 }
 
-static aitag_status parse_json(aitag_corpus_reader *r, char *line, size_t n, aitag_record *rec, aitag_error *err)
+static aitag_status parse_json(aitag_line_parser *r, const char *line, size_t n, int labels_required,
+                               aitag_record *rec, aitag_error *err)
 {
     cJSON_Delete(r->json);
     const char *end = NULL;
@@ -275,7 +305,7 @@ static aitag_status parse_json(aitag_corpus_reader *r, char *line, size_t n, ait
     }
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(r->json, "labels");
     if (!labels || cJSON_IsNull(labels)) {
-        if (r->p.labels_required)
+        if (labels_required)
             return bad(r, err, AITAG_PARSE, "\"labels\" is missing");
         return AITAG_OK;
     }
@@ -298,7 +328,8 @@ static aitag_status parse_json(aitag_corpus_reader *r, char *line, size_t n, ait
 }
 
 /* "__label__a __label__b text": labels are copied NUL-terminated to scratch. */
-static aitag_status parse_fasttext(aitag_corpus_reader *r, char *line, size_t n, aitag_record *rec, aitag_error *err)
+static aitag_status parse_fasttext(aitag_line_parser *r, const char *line, size_t n, aitag_record *rec,
+                                   aitag_error *err)
 {
     static const char pfx[] = "__label__";
     const size_t pl = sizeof pfx - 1;
@@ -332,18 +363,26 @@ static aitag_status parse_fasttext(aitag_corpus_reader *r, char *line, size_t n,
     return AITAG_OK;
 }
 
+/* Decides the format from the first non-blank bytes, reading as much as it
+ * takes (whatever sizes the stream delivers them in), up to max_bytes. */
 static void resolve_format(aitag_corpus_reader *r)
 {
     if (r->fmt != AITAG_INPUT_AUTO)
         return;
-    while (r->len - r->pos < 16 && fill(r) > 0)
-        ;
-    const char *s = r->buf ? r->buf + r->pos : "";
-    size_t n = r->len - r->pos, i = 0;
-    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
-        i = 3;
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-        i++;
+    size_t i = 0;
+    for (;;) {
+        const char *s = r->len > r->pos ? r->buf + r->pos : "";
+        size_t n = r->len - r->pos;
+        if (i == 0 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+            i = 3;
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+            i++;
+        /* decide once 9 bytes past the blanks are here ("__label__"), or at the end */
+        if ((i < n && n - i >= 9) || n > r->p.max_bytes || fill(r) <= 0)
+            break;
+    }
+    const char *s = r->len > r->pos ? r->buf + r->pos : "";
+    size_t n = r->len - r->pos;
     if (i < n && s[i] == '{')
         r->fmt = AITAG_INPUT_JSONL;
     else if (n - i >= 9 && memcmp(s + i, "__label__", 9) == 0)
@@ -363,7 +402,7 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
     while ((f = fill(r)) > 0) {
         if (r->len > r->p.max_bytes) {
             r->line = 1;
-            return bad(r, err, AITAG_LIMIT, "article larger than the input size limit (--max-bytes)");
+            return reader_bad(r, err, AITAG_LIMIT, "article larger than the input size limit (--max-bytes)");
         }
     }
     if (f == -1)
@@ -373,7 +412,7 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
     r->line = 1;
     /* also when the bytes were all read earlier (by format detection) */
     if (r->len > r->p.max_bytes)
-        return bad(r, err, AITAG_LIMIT, "article larger than the input size limit (--max-bytes)");
+        return reader_bad(r, err, AITAG_LIMIT, "article larger than the input size limit (--max-bytes)");
     rec->line = 1;
     rec->id = r->name;
     rec->text = r->buf ? r->buf : "";
@@ -392,18 +431,16 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
     return AITAG_OK;
 }
 
-aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err)
+aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, size_t *out_n, uint64_t *lineno,
+                                    aitag_error *err)
 {
-    memset(rec, 0, sizeof *rec);
     resolve_format(r);
     if (r->fmt == AITAG_INPUT_TEXT)
-        return next_text(r, rec, err);
+        return aitag__fail(err, AITAG_INVALID, "%s: a text input is one article, not lines", r->name);
     char *line;
     size_t n;
     int got = next_line(r, &line, &n);
-    rec->line = r->line;
-    snprintf(r->idbuf, sizeof r->idbuf, "%llu", (unsigned long long)r->line);
-    rec->id = r->idbuf;
+    *lineno = r->line;
     if (got == 0)
         return AITAG_END;
     if (got == -1)
@@ -413,7 +450,7 @@ aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_
     if (got == -3) {
         char msg[96];
         snprintf(msg, sizeof msg, "line longer than the limit of %zu bytes (--max-bytes)", r->p.max_bytes);
-        return bad(r, err, AITAG_LIMIT, msg);
+        return reader_bad(r, err, AITAG_LIMIT, msg);
     }
     if (r->first) {
         r->first = 0;
@@ -424,12 +461,48 @@ aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_
     }
     if (n && line[n - 1] == '\r')
         n--;
+    *out = line;
+    *out_n = n;
+    return AITAG_OK;
+}
+
+aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int labels_required, const char *name,
+                              uint64_t lineno, const char *line, size_t n, aitag_record *rec, aitag_error *err)
+{
+    memset(rec, 0, sizeof *rec);
+    p->name = name;
+    p->line = lineno;
+    rec->line = lineno;
+    snprintf(p->idbuf, sizeof p->idbuf, "%llu", (unsigned long long)lineno);
+    rec->id = p->idbuf;
+    if (fmt != AITAG_INPUT_JSONL && fmt != AITAG_INPUT_FASTTEXT)
+        return aitag__fail(err, AITAG_INVALID, "%s: only jsonl and fasttext lines can be parsed", name);
     size_t i = 0;
     while (i < n && (line[i] == ' ' || line[i] == '\t'))
         i++;
     if (i == n) {
         rec->blank = 1;
-        return bad(r, err, AITAG_PARSE, "empty line");
+        return bad(p, err, AITAG_PARSE, "empty line");
     }
-    return r->fmt == AITAG_INPUT_JSONL ? parse_json(r, line, n, rec, err) : parse_fasttext(r, line, n, rec, err);
+    return fmt == AITAG_INPUT_JSONL ? parse_json(p, line, n, labels_required, rec, err)
+                                    : parse_fasttext(p, line, n, rec, err);
+}
+
+aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err)
+{
+    memset(rec, 0, sizeof *rec);
+    resolve_format(r);
+    if (r->fmt == AITAG_INPUT_TEXT)
+        return next_text(r, rec, err);
+    const char *line;
+    size_t n;
+    uint64_t ln;
+    aitag_status rc = aitag_corpus_next_line(r, &line, &n, &ln, err);
+    if (rc != AITAG_OK) {
+        rec->line = ln;
+        snprintf(r->idbuf, sizeof r->idbuf, "%llu", (unsigned long long)ln);
+        rec->id = r->idbuf;
+        return rc;
+    }
+    return aitag_line_parse(r->lp, r->fmt, r->p.labels_required, r->name, ln, line, n, rec, err);
 }

@@ -84,6 +84,23 @@ typedef struct aitag_record {
  * the following line), or AITAG_IO when reading failed. */
 aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err);
 
+/* ---- splitting and parsing apart (for parallel readers) -------------- */
+
+/* The next raw line of a line-format input (jsonl, fasttext; auto resolves
+ * first), with a first-line BOM and a final CR removed; valid until the next
+ * call. Blank lines are returned too. AITAG_END at the end, AITAG_LIMIT for a
+ * line over max_bytes (skipped; *lineno set), AITAG_INVALID for text input. */
+aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **line, size_t *n, uint64_t *lineno,
+                                    aitag_error *err);
+
+/* Parses lines as aitag_corpus_next does, with state of its own: one parser
+ * per thread. The record is valid until the next call on the parser. */
+typedef struct aitag_line_parser aitag_line_parser;
+aitag_status aitag_line_parser_create(aitag_line_parser **out, aitag_error *err);
+void aitag_line_parser_free(aitag_line_parser *p); /* NULL is a no-op */
+aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int labels_required, const char *name,
+                              uint64_t lineno, const char *line, size_t n, aitag_record *rec, aitag_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,7 +27,17 @@ typedef struct rec {
     size_t id_off, id_len, text_off, text_len;
     int id_is_number;
     int bad;             /* 1: text holds the error message */
+    int raw;             /* 1: text is a raw line the worker parses (JSON or fastText) */
+    aitag_input_format fmt;
+    const char *name;    /* the input's name, for messages */
+    uint64_t lineno;
 } rec;
+
+typedef struct idref {
+    const char *p;
+    size_t n;
+    int number;          /* 1: print as a JSON number */
+} idref;
 
 typedef struct slot {
     enum { FREE, FILLED, TAKEN, DONE } state;
@@ -57,44 +67,44 @@ typedef struct shared {
 typedef struct worker {
     shared *sh;
     aitag_classifier *c;
+    aitag_line_parser *lp;
     double *margins, *probs;
     uint32_t *tags, *ex_ids;
     double *ex_val;
 } worker;
 
-static void put_id(sbuf *b, const slot *s, const rec *r)
+static void put_id(sbuf *b, idref id)
 {
-    if (r->id_is_number)
-        sb_put(b, s->in.p + r->id_off, r->id_len);
+    if (id.number)
+        sb_put(b, id.p, id.n);
     else
-        sb_json_string(b, s->in.p + r->id_off, r->id_len);
+        sb_json_string(b, id.p, id.n);
 }
 
-static void format_error(const pipeline_opts *o, sbuf *b, const slot *s, const rec *r)
+static void format_error(const pipeline_opts *o, sbuf *b, idref id, const char *msg, size_t msg_len)
 {
-    const char *msg = s->in.p + r->text_off;
     if (o->format == OUT_JSON) {
         sb_puts(b, "{\"id\": ");
-        put_id(b, s, r);
+        put_id(b, id);
         sb_puts(b, ", \"error\": ");
-        sb_json_string(b, msg, r->text_len);
+        sb_json_string(b, msg, msg_len);
         sb_puts(b, "}\n");
     } else {
-        sb_field(b, s->in.p + r->id_off, r->id_len);
+        sb_field(b, id.p, id.n);
         sb_puts(b, o->format == OUT_TSV ? "\tERROR\t" : ": error: ");
-        sb_field(b, msg, r->text_len);
+        sb_field(b, msg, msg_len);
         sb_puts(b, "\n");
     }
 }
 
-static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const aitag_features *x, size_t ntags)
+static void format_result(worker *w, sbuf *b, idref id, const aitag_features *x, size_t ntags)
 {
     const aitag_model *m = w->sh->m;
     const pipeline_opts *o = w->sh->o;
     const size_t K = aitag_model_num_labels(m);
     if (o->format == OUT_JSON) {
         sb_puts(b, "{\"id\": ");
-        put_id(b, s, r);
+        put_id(b, id);
         sb_puts(b, ", \"labels\": [");
         const sbuf *lj = w->sh->label_json;
         for (size_t j = 0; j < ntags; j++) {
@@ -147,7 +157,7 @@ static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const
         }
         sb_puts(b, "}\n");
     } else if (o->format == OUT_TSV) {
-        sb_field(b, s->in.p + r->id_off, r->id_len);
+        sb_field(b, id.p, id.n);
         sb_puts(b, "\t");
         for (size_t j = 0; j < ntags; j++) {
             if (j)
@@ -162,7 +172,7 @@ static void format_result(worker *w, sbuf *b, const slot *s, const rec *r, const
         }
         sb_puts(b, "\n");
     } else {
-        sb_field(b, s->in.p + r->id_off, r->id_len);
+        sb_field(b, id.p, id.n);
         sb_puts(b, ":");
         if (!ntags)
             sb_puts(b, " (no tag)");
@@ -182,28 +192,39 @@ static void process(worker *w, slot *s)
     s->out.len = 0;
     s->bad = 0;
     for (size_t i = 0; i < s->n; i++) {
-        rec *r = &s->recs[i];
+        const rec *r = &s->recs[i];
+        const char *text = s->in.p + r->text_off;
+        size_t len = r->text_len;
+        idref id = {s->in.p + r->id_off, r->id_len, r->id_is_number};
+        aitag_error err = {0};
         if (r->bad) {
-            format_error(o, &s->out, s, r);
+            format_error(o, &s->out, id, text, len);
             s->bad++;
             continue;
         }
+        if (r->raw) {
+            /* the reader only split the line: parsing happens here, in parallel */
+            aitag_record in;
+            aitag_status ps = aitag_line_parse(w->lp, r->fmt, 0, r->name, r->lineno, text, len, &in, &err);
+            id = (idref){in.id, strlen(in.id), in.id_is_number};
+            if (ps != AITAG_OK) {
+                format_error(o, &s->out, id, err.msg, strlen(err.msg));
+                s->bad++;
+                continue;
+            }
+            text = in.text;
+            len = in.text_len;
+        }
         aitag_features x;
-        aitag_error err = {0};
-        if (aitag_featurize(w->c, s->in.p + r->text_off, r->text_len, &x, NULL, &err) != AITAG_OK) {
-            /* report in place of the result, keeping one line per input */
-            size_t at = s->in.len;
-            sb_puts(&s->in, err.msg);
-            rec e = *r;
-            e.text_off = at;
-            e.text_len = s->in.len - at;
-            format_error(o, &s->out, s, &e);
+        if (aitag_featurize(w->c, text, len, &x, NULL, &err) != AITAG_OK) {
+            /* reported in place of the result, keeping one line per input */
+            format_error(o, &s->out, id, err.msg, strlen(err.msg));
             s->bad++;
             continue;
         }
         aitag_score(w->c, &x, w->margins);
         size_t nt = aitag_decide(w->sh->m, w->margins, &o->decide, w->tags, w->probs);
-        format_result(w, &s->out, s, r, &x, nt);
+        format_result(w, &s->out, id, &x, nt);
     }
 }
 
@@ -296,13 +317,13 @@ static void submit(shared *sh, slot *s)
     pthread_mutex_unlock(&sh->mu);
 }
 
-static int add_rec(slot *s, const char *id, size_t id_len, int id_num, const char *text, size_t len, int bad)
+static rec *add_rec(slot *s, const char *id, size_t id_len, int id_num, const char *text, size_t len, int bad)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         rec *p = realloc(s->recs, cap * sizeof *p);
         if (!p)
-            return -1;
+            return NULL;
         s->recs = p;
         s->cap = cap;
     }
@@ -315,10 +336,11 @@ static int add_rec(slot *s, const char *id, size_t id_len, int id_num, const cha
     r->text_len = len;
     sb_put(&s->in, text, len);
     r->bad = bad;
+    r->raw = 0;
     if (s->in.oom)
-        return -1;
+        return NULL;
     s->n++;
-    return 0;
+    return r;
 }
 
 static int is_jsonl_name(const char *p)
@@ -373,7 +395,8 @@ int pipeline_run(const aitag_model *m, const char *const *inputs, int n_inputs, 
         ws[i].ex_ids = calloc(o->explain + 1, sizeof(uint32_t));
         ws[i].ex_val = calloc(o->explain + 1, sizeof(double));
         if (!ws[i].margins || !ws[i].probs || !ws[i].tags || !ws[i].ex_ids || !ws[i].ex_val ||
-            aitag_classifier_create(m, &ws[i].c, &err) != AITAG_OK) {
+            aitag_classifier_create(m, &ws[i].c, &err) != AITAG_OK ||
+            aitag_line_parser_create(&ws[i].lp, &err) != AITAG_OK) {
             cli_err("%s", err.msg[0] ? err.msg : "out of memory");
             rc = EXIT_FAIL;
             goto cleanup;
@@ -401,13 +424,46 @@ int pipeline_run(const aitag_model *m, const char *const *inputs, int n_inputs, 
         aitag_error err = {0};
         if (aitag_corpus_open(inputs[f], &cp, &r, &err) != AITAG_OK) {
             /* one error line stands for the input that could not be read */
-            if (add_rec(s, inputs[f], strlen(inputs[f]), 0, err.msg, strlen(err.msg), 1) != 0)
+            if (!add_rec(s, inputs[f], strlen(inputs[f]), 0, err.msg, strlen(err.msg), 1))
                 goto oom;
             continue;
         }
+        const char *name = strcmp(inputs[f], "-") == 0 ? "<stdin>" : inputs[f];
+        aitag_status rs = AITAG_OK;
+        while (s && cp.format != AITAG_INPUT_TEXT) {
+            /* line formats: split here, parse in the workers */
+            const char *line;
+            size_t n;
+            uint64_t ln;
+            rs = aitag_corpus_next_line(r, &line, &n, &ln, &err);
+            if (rs == AITAG_END || rs == AITAG_INVALID) /* INVALID: auto-detected as one text article */
+                break;
+            if (rs == AITAG_IO || rs == AITAG_NOMEM) {
+                cli_err("%s", err.msg);
+                rc = EXIT_FAIL;
+                break;
+            }
+            char lnbuf[32];
+            int lnlen = snprintf(lnbuf, sizeof lnbuf, "%llu", (unsigned long long)ln);
+            int bad = rs != AITAG_OK;
+            rec *nr = add_rec(s, lnbuf, (size_t)lnlen, 0, bad ? err.msg : line, bad ? strlen(err.msg) : n, bad);
+            if (!nr) {
+                aitag_corpus_close(r);
+                goto oom;
+            }
+            nr->raw = !bad;
+            nr->fmt = aitag_corpus_format(r);
+            nr->name = name;
+            nr->lineno = ln;
+            sh.st.in_bytes += bad ? 0 : n;
+            if (s->n >= o->batch || s->in.len >= BATCH_BYTES || aitag_corpus_buffered(r) == 0) {
+                submit(&sh, s);
+                s = acquire(&sh);
+            }
+        }
         aitag_record in;
-        aitag_status rs;
-        while (s && (rs = aitag_corpus_next(r, &in, &err)) != AITAG_END) {
+        while (s && (cp.format == AITAG_INPUT_TEXT || rs == AITAG_INVALID) &&
+               (rs = aitag_corpus_next(r, &in, &err)) != AITAG_END) {
             if (rs == AITAG_IO || rs == AITAG_NOMEM) {
                 cli_err("%s", err.msg);
                 rc = EXIT_FAIL;
@@ -416,7 +472,7 @@ int pipeline_run(const aitag_model *m, const char *const *inputs, int n_inputs, 
             int bad = rs != AITAG_OK;
             const char *text = bad ? err.msg : in.text;
             size_t len = bad ? strlen(err.msg) : in.text_len;
-            if (add_rec(s, in.id, strlen(in.id), in.id_is_number, text, len, bad) != 0) {
+            if (!add_rec(s, in.id, strlen(in.id), in.id_is_number, text, len, bad)) {
                 aitag_corpus_close(r);
                 goto oom;
             }
@@ -457,6 +513,7 @@ finish:
 cleanup:
     for (unsigned i = 0; ws && i < T; i++) {
         aitag_classifier_free(ws[i].c);
+        aitag_line_parser_free(ws[i].lp);
         free(ws[i].margins);
         free(ws[i].probs);
         free(ws[i].tags);
