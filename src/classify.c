@@ -31,7 +31,8 @@ struct aitag_classifier {
     uint32_t *touched;     /* feature ids of the current document */
     size_t n_touched, cap;
     float *vals;
-    size_t vals_cap;
+    double *raw;           /* unnormalised TF-IDF of the touched features */
+    size_t vals_cap, raw_cap;
     float *acc;            /* K accumulators */
     int oom;
     /* lookups in flight: hashes whose table slot is being prefetched */
@@ -69,6 +70,7 @@ void aitag_classifier_free(aitag_classifier *c)
     aitag__free(c->count);
     aitag__free(c->touched);
     aitag__free(c->vals);
+    aitag__free(c->raw);
     aitag__free(c->acc);
     aitag__free(c);
 }
@@ -130,7 +132,8 @@ aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, 
     aitag_status rc = aitag_tokenize(c->tok, text, len, on_term, c, stats, err);
     drain(c);
     size_t n = c->n_touched;
-    if (rc == AITAG_OK && aitag__grow(&c->vals, &c->vals_cap, n ? n : 1, sizeof *c->vals) != 0)
+    if (rc == AITAG_OK && (aitag__grow(&c->vals, &c->vals_cap, n ? n : 1, sizeof *c->vals) != 0 ||
+                           aitag__grow(&c->raw, &c->raw_cap, n ? n : 1, sizeof *c->raw) != 0))
         c->oom = 1;
     if (rc != AITAG_OK || c->oom) {
         for (size_t i = 0; i < n; i++)
@@ -143,14 +146,13 @@ aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, 
     for (size_t i = 0; i < n; i++) {
         uint32_t id = c->touched[i];
         double x = aitag__tfidf(c->count[id], m->idf[id]);
+        c->count[id] = 0;
+        c->raw[i] = x;
         norm += x * x;
     }
     norm = norm > 0 ? 1.0 / sqrt(norm) : 0.0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id = c->touched[i];
-        c->vals[i] = (float)(aitag__tfidf(c->count[id], m->idf[id]) * norm);
-        c->count[id] = 0;
-    }
+    for (size_t i = 0; i < n; i++)
+        c->vals[i] = (float)(c->raw[i] * norm);
     out->n = n;
     out->ids = c->touched;
     out->vals = c->vals;

@@ -78,7 +78,8 @@ static inline double aitag__tfidf(uint32_t count, float idf);
 #include <math.h>
 static inline double aitag__tfidf(uint32_t count, float idf)
 {
-    return (1.0 + log((double)count)) * (double)idf;
+    /* ln 1 = 0: most terms occur once, and need no logarithm */
+    return count == 1 ? (double)idf : (1.0 + log((double)count)) * (double)idf;
 }
 
 /* idf(t) = ln((1 + N) / (1 + df(t))) + 1, as float (the stored precision). */
