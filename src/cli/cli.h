@@ -50,6 +50,11 @@ int  cli_opt_is(const cli_iter *it, int idx, const char *lng);
 
 void cli_help(const cli_cmd *cmd, FILE *out);
 
+/* What every command does with CLI_ERROR (exit 2; the message is printed)
+ * and CLI_HELP (help on stdout, exit 0): returns that exit code, or -1 for
+ * any other value of o. */
+int cli_common(const cli_cmd *cmd, int o);
+
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int  cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

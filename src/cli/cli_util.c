@@ -116,6 +116,17 @@ void cli_help(const cli_cmd *cmd, FILE *out)
     fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage error\n");
 }
 
+int cli_common(const cli_cmd *cmd, int o)
+{
+    if (o == CLI_ERROR)
+        return EXIT_USAGE;
+    if (o == CLI_HELP) {
+        cli_help(cmd, stdout);
+        return EXIT_OK;
+    }
+    return -1;
+}
+
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
     fflush(stdout);

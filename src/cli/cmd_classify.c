@@ -44,13 +44,9 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     int o, rc = EXIT_USAGE;
     while ((o = cli_next(&it, &v)) != CLI_DONE) {
         uint64_t u;
-        if (o == CLI_ERROR)
+        if ((rc = cli_common(cmd, o)) >= 0)
             goto out;
-        if (o == CLI_HELP) {
-            cli_help(cmd, stdout);
-            rc = EXIT_OK;
-            goto out;
-        }
+        rc = EXIT_USAGE;
         if (o == CLI_POSITIONAL) {
             inputs[n_in++] = v;
             continue;

@@ -38,12 +38,9 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     const char *v;
     int o;
     while ((o = cli_next(&it, &v)) != CLI_DONE) {
-        if (o == CLI_ERROR)
-            return EXIT_USAGE;
-        if (o == CLI_HELP) {
-            cli_help(cmd, stdout);
-            return EXIT_OK;
-        }
+        int stop = cli_common(cmd, o);
+        if (stop >= 0)
+            return stop;
         if (o == CLI_POSITIONAL) {
             if (path)
                 return cli_usage_error(cmd, "one model at a time");

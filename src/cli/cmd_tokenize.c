@@ -45,12 +45,9 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     int o;
     while ((o = cli_next(&it, &v)) != CLI_DONE) {
         uint64_t u;
-        if (o == CLI_ERROR)
-            return EXIT_USAGE;
-        if (o == CLI_HELP) {
-            cli_help(cmd, stdout);
-            return EXIT_OK;
-        }
+        int stop = cli_common(cmd, o);
+        if (stop >= 0)
+            return stop;
         if (o == CLI_POSITIONAL) {
             if (n_in == 256)
                 return cli_usage_error(cmd, "at most 256 input files");
