@@ -859,6 +859,30 @@ else
     fi
 fi
 
+
+# -- labels with odd characters ------------------------------------------------------
+# Spaces, quotes, a backslash, a slash, a comma, Hangul and an emoji in label names:
+# they must survive training, the model file, and every output format unchanged.
+{
+    i=0
+    while [ $i -lt 8 ]; do
+        printf '{"text": "gpu wafer fab lithography %d", "labels": ["chips \\"AI\\" / 반도체"]}\n' $i
+        printf '{"text": "warehouse picking arm gripper %d", "labels": ["robots, arms \\\\ 🚀"]}\n' $i
+        printf '{"text": "quarterly dividend bank loans %d", "labels": []}\n' $i
+        i=$((i + 1))
+    done
+} >oddlab.jsonl
+run "$AITAG" train -q --min-df 1 -i oddlab.jsonl -o oddlab.aitag
+t "train: labels with quotes, backslash, comma, Hangul and emoji are accepted" '[ $rc -eq 0 ]'
+run "$AITAG" info --json oddlab.aitag
+t "info --json keeps the odd label names verbatim (JSON-escaped)" \
+    'grep -F -q "\"chips \\\"AI\\\" / 반도체\"" $O && grep -F -q "\"robots, arms \\\\ 🚀\"" $O'
+printf 'new gpu wafer fab\n' >oddlab.txt
+run "$AITAG" classify -m oddlab.aitag --scores none oddlab.txt
+t "classify prints the odd label as valid JSON" 'grep -F -q "[\"chips \\\"AI\\\" / 반도체\"]" $O'
+run "$AITAG" classify -m oddlab.aitag --format tsv oddlab.txt
+t "classify --format tsv prints the odd label as it is" 'grep -F -q "chips \"AI\" / 반도체" $O'
+
 # ===================================================================================
 
 if [ $FAILED -ne 0 ]; then
