@@ -5,9 +5,10 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 sh "$root/scripts/install-deps.sh"
 sh "$root/scripts/build.sh" "$root/build"
+cd "$root"
 echo
-echo "== aitag classify --format text datasets/samples/*.txt"
-"$root/build/aitag" classify --format text "$root"/datasets/samples/*.txt
+echo "== build/aitag classify --format text datasets/samples/*.txt"
+build/aitag classify --format text datasets/samples/*.txt
 echo
-echo "== the same as JSON lines, with the terms behind each tag (first sample)"
-"$root/build/aitag" classify --explain 3 --scores tags "$root/datasets/samples/01-ko-datacenter.txt"
+echo "== JSON lines, with the three terms that weigh most for each tag (first sample)"
+build/aitag classify --explain 3 --scores tags datasets/samples/01-ko-datacenter.txt
