@@ -250,6 +250,8 @@ static aitag_status parse_json(aitag_line_parser *r, const char *line, size_t n,
         end++;
     if (end && end < line + n)
         return bad(r, err, AITAG_PARSE, "text after the JSON object (one object per line)");
+    if (memchr(line, '\0', n))
+        return bad(r, err, AITAG_PARSE, "a NUL byte in the line (not valid JSON)");
     if (has_nul_escape(line, n))
         return bad(r, err, AITAG_PARSE, "a string contains a NUL character (\\u0000)");
     if (!cJSON_IsObject(r->json))
@@ -441,6 +443,9 @@ aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, si
     size_t n;
     int got = next_line(r, &line, &n);
     *lineno = r->line;
+    int first = r->first;
+    if (got != 0)
+        r->first = 0; /* a BOM counts on the first line only, even if that line was refused */
     if (got == 0)
         return AITAG_END;
     if (got == -1)
@@ -452,8 +457,7 @@ aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, si
         snprintf(msg, sizeof msg, "line longer than the limit of %zu bytes (--max-bytes)", r->p.max_bytes);
         return reader_bad(r, err, AITAG_LIMIT, msg);
     }
-    if (r->first) {
-        r->first = 0;
+    if (first) {
         if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
             line += 3;
             n -= 3;

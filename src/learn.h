@@ -41,7 +41,8 @@ aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, ai
 void aitag__rows_free(aitag__rows *r);
 
 /* A binary linear SVM solver over fixed rows. Training uses the rows listed
- * in idx with labels y (+1/-1); it writes w[n_features] and *b. */
+ * in idx with labels y (+1/-1); it writes w[n_features] and *b and returns 0,
+ * -1 if the solver failed or -2 if memory ran out. */
 typedef struct aitag__solver aitag__solver;
 struct aitag__solver {
     const char *name;        /* recorded in the model */

@@ -222,6 +222,9 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
                                      aitag_model **out, aitag_error *err)
 {
     *out = NULL;
+    aitag_error local; /* the helpers report through err; the status must not depend on it being given */
+    if (!err)
+        err = &local;
     ctx c = {name, err};
     aitag_model *m = NULL;
     cJSON *h = NULL;
@@ -311,7 +314,7 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
         !(m->platt_b = get_doubles(&c, platt, "B", m->n_labels))) {
         if (!cJSON_IsObject(platt))
             aitag__fail(err, AITAG_CORRUPT, "%s: header has no \"platt\" object", name);
-        rc = err ? err->code : AITAG_CORRUPT;
+        rc = err->code;
         goto fail;
     }
     const cJSON *mode = get(h, "mode");
@@ -322,7 +325,7 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
     }
     m->single_label = strcmp(mode->valuestring, "single-label") == 0;
     if (parse_tokenizer(&c, get(h, "tokenizer"), &m->tok)) {
-        rc = err ? err->code : AITAG_CORRUPT;
+        rc = err->code;
         goto fail;
     }
     const cJSON *feat = get(h, "features");
@@ -331,7 +334,7 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
         get_uint(&c, feat, "hash_bits", 30, &hb)) {
         if (!cJSON_IsObject(feat))
             aitag__fail(err, AITAG_CORRUPT, "%s: header has no \"features\" object", name);
-        rc = err ? err->code : AITAG_CORRUPT;
+        rc = err->code;
         goto fail;
     }
     const cJSON *wt = get(feat, "weighting");
@@ -363,7 +366,7 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
     uint64_t V = nf, K = m->n_labels;
     if (get_section(&c, secs, "idf", data, data_size, V * 4, &s_idf) ||
         get_section(&c, secs, "weights", data, data_size, V * K * 4, &s_w)) {
-        rc = err ? err->code : AITAG_CORRUPT;
+        rc = err->code;
         goto fail;
     }
     m->idf = (const float *)s_idf.p;
@@ -387,7 +390,7 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, int mapped
         if (get_section(&c, secs, "terms", data, data_size, UINT64_MAX, &s_terms) ||
             get_section(&c, secs, "term_offsets", data, data_size, (V + 1) * 4, &s_off) ||
             get_section(&c, secs, "term_table", data, data_size, UINT64_MAX, &s_tab)) {
-            rc = err ? err->code : AITAG_CORRUPT;
+            rc = err->code;
             goto fail;
         }
         const uint32_t *off = (const uint32_t *)s_off.p;

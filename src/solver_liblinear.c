@@ -46,7 +46,7 @@ static int ll_train(aitag__solver *base, const uint32_t *idx, size_t n, const si
     if (!x || !yy) {
         aitag__free(x);
         aitag__free(yy);
-        return -1;
+        return -2; /* out of memory */
     }
     for (size_t i = 0; i < n; i++) {
         x[i] = s->x[idx[i]];
@@ -64,6 +64,9 @@ static int ll_train(aitag__solver *base, const uint32_t *idx, size_t n, const si
     param.solver_type = L2R_L2LOSS_SVC_DUAL;
     param.C = C;
     param.eps = eps > 0 ? eps : 0.1;
+#if defined(LIBLINEAR_VERSION) && LIBLINEAR_VERSION >= 240
+    param.regularize_bias = 1; /* liblinear 2.40 added the field; 0 would be refused for this solver */
+#endif
     int rc = -1;
     if (check_parameter(&prob, &param) == NULL) {
         struct model *m = train(&prob, &param);

@@ -40,7 +40,7 @@ static int sv_train(aitag__solver *base, const uint32_t *idx, size_t n, const si
     if (!x || !yy) {
         aitag__free(x);
         aitag__free(yy);
-        return -1;
+        return -2; /* out of memory */
     }
     for (size_t i = 0; i < n; i++) {
         x[i] = s->x[idx[i]];

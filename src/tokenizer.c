@@ -15,6 +15,7 @@
  * character n-grams on demand; all scratch lives in the tokenizer and is
  * reused, so the hot path does not allocate.
  */
+#include <pthread.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -57,9 +58,10 @@ struct aitag_tokenizer {
 static unsigned char ascii_lower[256];
 static unsigned char ascii_alnum[256]; /* 1 letter, 2 digit */
 
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
 static void init_tables(void)
 {
-    /* idempotent and race-free in practice: every thread writes the same values */
     for (int c = 0; c < 256; c++) {
         ascii_lower[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
         ascii_alnum[c] = (unsigned char)(((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) ? 1
@@ -115,7 +117,7 @@ aitag_status aitag_tokenizer_create(const aitag_tokenizer_params *p, aitag_token
     aitag_tokenizer *t = aitag__calloc(1, sizeof *t);
     if (!t)
         return aitag__fail(err, AITAG_NOMEM, "out of memory creating a tokenizer");
-    init_tables();
+    pthread_once(&tables_once, init_tables); /* once: other threads may be reading them */
     t->p = *p;
     t->opts = (utf8proc_option_t)aitag_tokenizer_utf8proc_options(p);
     *out = t;
@@ -305,7 +307,11 @@ static void emit_run(aitag_tokenizer *t, enum cp_class cls, const int32_t *cp, s
 }
 
 /* Puts combining marks in canonical order (stable by combining class), as
- * utf8proc_decompose_custom does before composition. */
+ * utf8proc_decompose_custom does before composition. A mark moves back at
+ * most MAX_REORDER places: real text has a handful of marks per letter, and
+ * the bound keeps a crafted run of thousands of marks linear (in the spirit
+ * of Unicode's stream-safe format, which caps such runs at 30). */
+#define MAX_REORDER 32
 static void canonical_order(int32_t *c, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
@@ -313,7 +319,7 @@ static void canonical_order(int32_t *c, size_t n)
         if (ci == 0)
             continue;
         size_t j = i;
-        while (j > 0) {
+        while (j > 0 && i - j < MAX_REORDER) {
             int cj = utf8proc_get_property(c[j - 1])->combining_class;
             if (cj <= ci || cj == 0)
                 break;
@@ -386,6 +392,38 @@ static aitag_status unicode_chunk(aitag_tokenizer *t, const uint8_t *s, size_t n
 
 /* ---- driver ------------------------------------------------------------- */
 
+/* Where to end a chunk that reached CHUNK_MAX bytes without an ASCII
+ * separator: after the last non-ASCII separator (a space such as U+00A0,
+ * CJK punctuation...) in its last 4 KiB, so no word, combining sequence or
+ * bigram is split; failing that (one unbroken run), at a code point boundary. */
+static size_t chunk_cut(const uint8_t *p, size_t s, size_t e)
+{
+    size_t from = e - s > 4096 ? e - 4096 : s;
+    while (from < e && (p[from] & 0xC0) == 0x80)
+        from++;
+    size_t best = 0, i = from;
+    while (i < e) {
+        int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(e - i), &c);
+        if (k <= 0) {
+            if (e - i < 4)
+                break; /* most likely a sequence that goes on past e */
+            i++;       /* an invalid byte becomes U+FFFD, itself a separator */
+            best = i;
+            continue;
+        }
+        i += (size_t)k;
+        if (classify(c) == CP_SEP)
+            best = i;
+    }
+    if (best > s)
+        return best;
+    size_t cut = e; /* no separator: cut before a lead byte so no sequence is split */
+    while (cut > s + 1 && (p[cut] & 0xC0) == 0x80 && e - cut < 4)
+        cut--;
+    return cut;
+}
+
 aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, aitag_term_fn fn,
                             void *ud, aitag_tokenize_stats *stats, aitag_error *err)
 {
@@ -443,13 +481,8 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
                 ((p[e] == '.' || p[e] == ',') && e > s && ascii_alnum[p[e - 1]] == 2 && e + 1 < len &&
                  ascii_alnum[p[e + 1]] == 2)))
             e++;
-        if (e < len && e - s >= CHUNK_MAX) {
-            /* cut before a lead byte so no sequence is split */
-            size_t cut = e;
-            while (cut > s + 1 && (p[cut] & 0xC0) == 0x80 && e - cut < 4)
-                cut--;
-            e = cut;
-        }
+        if (e < len && e - s >= CHUNK_MAX)
+            e = chunk_cut(p, s, e);
         rc = unicode_chunk(t, p + s, e - s, err);
         if (rc != AITAG_OK)
             break;

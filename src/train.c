@@ -18,6 +18,7 @@
  * its inputs and the model is the same for any number of workers.
  * Results come back through shared anonymous memory.
  */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -103,9 +104,13 @@ typedef struct trainer {
     float *W;                  /* K x V final weights */
     double *bias;              /* K */
     long *done;
+    long *wstat;               /* per worker: 0 running, 1 finished, else a JOB_ code */
     size_t shm_size;
     void *shm;
 } trainer;
+
+/* What a job returns; a failed worker also leaves it in wstat. */
+enum { JOB_OK = 0, JOB_SOLVER = -1, JOB_NOMEM = -2 };
 
 static int job_seed(const trainer *t, uint32_t k, uint32_t f)
 {
@@ -121,7 +126,7 @@ static int fit(trainer *t, uint32_t k, uint32_t f, double C, const uint32_t *idx
     if (!w || !y) {
         aitag__free(w);
         aitag__free(y);
-        return -1;
+        return JOB_NOMEM;
     }
     const signed char *Yk = t->Y + (size_t)k * t->N;
     for (size_t i = 0; i < n; i++)
@@ -131,7 +136,7 @@ static int fit(trainer *t, uint32_t k, uint32_t f, double C, const uint32_t *idx
     aitag__free(y);
     if (rc != 0) {
         aitag__free(w);
-        return -1;
+        return rc == -2 ? JOB_NOMEM : JOB_SOLVER;
     }
     *w_out = w;
     return 0;
@@ -151,8 +156,9 @@ static int cv_job(trainer *t, size_t j)
     uint32_t k = (uint32_t)(j % t->K), f = (uint32_t)((j / t->K) % t->folds);
     uint32_t ci = (uint32_t)(j / ((size_t)t->K * t->folds));
     double *w, b;
-    if (fit(t, k, f, t->Cs[ci], t->train_idx[f], t->n_train[f], &w, &b) != 0)
-        return -1;
+    int rc = fit(t, k, f, t->Cs[ci], t->train_idx[f], t->n_train[f], &w, &b);
+    if (rc != JOB_OK)
+        return rc;
     double *out = t->dv + ((size_t)ci * t->K + k) * t->N;
     for (size_t i = 0; i < t->n_test[f]; i++) {
         uint32_t doc = t->test_idx[f][i];
@@ -166,8 +172,9 @@ static int final_job(trainer *t, size_t j)
 {
     uint32_t k = (uint32_t)j;
     double *w, b;
-    if (fit(t, k, t->folds, t->C_final, t->all_idx, t->N, &w, &b) != 0)
-        return -1;
+    int rc = fit(t, k, t->folds, t->C_final, t->all_idx, t->N, &w, &b);
+    if (rc != JOB_OK)
+        return rc;
     float *out = t->W + (size_t)k * t->V;
     for (uint32_t i = 0; i < t->V; i++)
         out[i] = (float)w[i];
@@ -186,7 +193,16 @@ static unsigned worker_count(const aitag_train_params *p)
     return (unsigned)n;
 }
 
-/* Runs jobs 0..njobs-1, in this process (one worker) or in forked workers. */
+static aitag_status job_failed(aitag_error *err, int code, const char *stage)
+{
+    if (code == JOB_NOMEM)
+        return aitag__fail(err, AITAG_NOMEM, "training failed (%s): out of memory", stage);
+    return aitag__fail(err, AITAG_SOLVER, "training failed (%s): the solver failed", stage);
+}
+
+/* Runs jobs 0..njobs-1, in this process (one worker) or in forked workers.
+ * A worker reports through shared memory (wstat), not only its exit status,
+ * so a host that ignores or reaps SIGCHLD cannot make the wait hang. */
 static aitag_status run_jobs(trainer *t, size_t njobs, int (*job)(trainer *, size_t), const char *stage,
                              aitag_progress_fn progress, void *ud, aitag_error *err)
 {
@@ -196,8 +212,9 @@ static aitag_status run_jobs(trainer *t, size_t njobs, int (*job)(trainer *, siz
     __atomic_store_n(t->done, 0, __ATOMIC_SEQ_CST);
     if (workers <= 1) {
         for (size_t j = 0; j < njobs; j++) {
-            if (job(t, j) != 0)
-                return aitag__fail(err, AITAG_SOLVER, "training failed (%s, job %zu): out of memory or solver error", stage, j);
+            int rc = job(t, j);
+            if (rc != JOB_OK)
+                return job_failed(err, rc, stage);
             if (progress && progress(ud, stage, j + 1, njobs))
                 return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
         }
@@ -207,33 +224,39 @@ static aitag_status run_jobs(trainer *t, size_t njobs, int (*job)(trainer *, siz
     unsigned started = 0;
     fflush(NULL); /* so buffered output is not written twice */
     for (; started < workers; started++) {
+        __atomic_store_n(&t->wstat[started], 0, __ATOMIC_SEQ_CST);
         pid_t c = fork();
         if (c < 0)
             break;
         if (c == 0) {
             for (size_t j = started; j < njobs; j += workers) {
-                if (job(t, j) != 0)
+                int rc = job(t, j);
+                if (rc != JOB_OK) {
+                    __atomic_store_n(&t->wstat[started], rc, __ATOMIC_SEQ_CST);
                     _exit(3);
+                }
                 __atomic_add_fetch(t->done, 1, __ATOMIC_SEQ_CST);
             }
+            __atomic_store_n(&t->wstat[started], 1, __ATOMIC_SEQ_CST);
             _exit(0);
         }
         pid[started] = c;
     }
-    int failed = started < workers, cancelled = 0;
+    int failed = started < workers ? JOB_NOMEM : 0, cancelled = 0;
     unsigned live = started;
-    int status[MAX_WORKERS];
     int reaped[MAX_WORKERS] = {0};
     while (live) {
         for (unsigned w = 0; w < started; w++) {
             if (reaped[w])
                 continue;
-            pid_t r = waitpid(pid[w], &status[w], WNOHANG);
-            if (r == pid[w]) {
+            int status = 0;
+            pid_t r = waitpid(pid[w], &status, WNOHANG);
+            if (r == pid[w] || (r < 0 && errno == ECHILD)) {
                 reaped[w] = 1;
                 live--;
-                if (!WIFEXITED(status[w]) || WEXITSTATUS(status[w]) != 0)
-                    failed = 1;
+                long ws = __atomic_load_n(&t->wstat[w], __ATOMIC_SEQ_CST);
+                if (ws != 1 && !failed)
+                    failed = ws < 0 ? (int)ws : JOB_SOLVER; /* 0: killed before it finished */
             }
         }
         if (!live)
@@ -252,7 +275,7 @@ static aitag_status run_jobs(trainer *t, size_t njobs, int (*job)(trainer *, siz
     if (cancelled)
         return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
     if (failed)
-        return aitag__fail(err, AITAG_SOLVER, "training failed (%s): a worker process failed (out of memory or solver error)", stage);
+        return job_failed(err, failed, stage);
     if (progress)
         progress(ud, stage, njobs, njobs);
     return AITAG_OK;
@@ -418,6 +441,8 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, ai
         return aitag__fail(err, AITAG_INVALID, "%s", why);
     if (d->n_docs == 0)
         return aitag__fail(err, AITAG_EMPTY, "the training corpus has no documents");
+    if (d->labels.n > p->max_labels)
+        return aitag__fail(err, AITAG_LIMIT, "%zu distinct labels, more than the limit of %u", d->labels.n, p->max_labels);
 
     trainer t;
     memset(&t, 0, sizeof t);
@@ -537,7 +562,8 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, ai
         t.nC = sizeof C_GRID / sizeof C_GRID[0];
         memcpy(t.Cs, C_GRID, sizeof C_GRID);
     }
-    t.shm_size = sizeof(long) * 8 + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N * sizeof(double) : 0) +
+    const size_t hdr = sizeof(long) * (8 + MAX_WORKERS); /* progress counter, worker states */
+    t.shm_size = hdr + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N * sizeof(double) : 0) +
                  (size_t)t.K * t.V * sizeof(float) + (size_t)t.K * sizeof(double);
     t.shm = mmap(NULL, t.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (t.shm == MAP_FAILED) {
@@ -546,7 +572,8 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, ai
         goto done;
     }
     t.done = t.shm;
-    t.bias = (double *)((char *)t.shm + sizeof(long) * 8);
+    t.wstat = t.done + 8;
+    t.bias = (double *)((char *)t.shm + hdr);
     t.dv = t.bias + t.K;
     t.W = (float *)(t.dv + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N : 0));
 

@@ -564,6 +564,31 @@ START_TEST(test_fuzz_regressions)
 }
 END_TEST
 
+/* A raw NUL byte is not JSON: the line is refused rather than cut short; and a
+ * BOM counts on the first line only, even when that line was refused. */
+START_TEST(test_raw_nul_and_late_bom)
+{
+    aitag_record rec;
+    tmpfile_t f;
+    static const char nul[] = "{\"text\": \"alpha\0beta gamma\"}\n{\"text\": \"ok\"}\n";
+    write_temp(&f, nul, sizeof nul - 1);
+    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_JSONL, 0);
+    expect_bad(r, f.path, &rec, AITAG_PARSE, 1);
+    expect_ok(r, &rec, 2, "ok");
+    expect_end(r);
+    aitag_corpus_close(r);
+
+    write_temp_str(&f, "\xEF\xBB\xBF__label__a a line longer than twenty\n\xEF\xBB\xBF__label__b text\n");
+    r = open_with(&f, AITAG_INPUT_FASTTEXT, 20);
+    expect_bad(r, f.path, &rec, AITAG_LIMIT, 1);
+    /* a BOM inside the input is not dropped: line 2 does not start with a label */
+    expect_ok(r, &rec, 2, "\xEF\xBB\xBF__label__b text");
+    ck_assert_uint_eq(rec.n_labels, 0);
+    expect_end(r);
+    aitag_corpus_close(r);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     aitag_corpus_params p = aitag_corpus_params_default();
@@ -700,6 +725,7 @@ Suite *corpus_suite(void)
     tcase_add_test(tc, test_line_limit);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_fuzz_regressions);
+    tcase_add_test(tc, test_raw_nul_and_late_bom);
     tcase_add_test(tc, test_stream);
     tcase_add_test(tc, test_stream_line_at_a_time);
     suite_add_tcase(s, tc);

@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -779,6 +780,28 @@ static void assert_same_file(const char *a, const char *b)
     free(y);
 }
 
+/* A host program that ignores SIGCHLD (or reaps children itself) must not
+ * make multi-process training hang or fail: the workers report through
+ * shared memory. */
+START_TEST(workers_survive_ignored_sigchld)
+{
+    ck_assert_int_eq(setenv("SOURCE_DATE_EPOCH", "1700000000", 1), 0);
+    char dir[512], p1[600], p2[600];
+    make_tmpdir(dir, sizeof dir);
+    snprintf(p1, sizeof p1, "%s/plain.aitag", dir);
+    snprintf(p2, sizeof p2, "%s/ignored.aitag", dir);
+    train_and_save(2, p1, AITAG_SOLVER_LIBLINEAR);
+    void (*old)(int) = signal(SIGCHLD, SIG_IGN);
+    train_and_save(2, p2, AITAG_SOLVER_LIBLINEAR);
+    signal(SIGCHLD, old);
+    assert_same_file(p1, p2);
+    unlink(p1);
+    unlink(p2);
+    rmdir(dir);
+    unsetenv("SOURCE_DATE_EPOCH");
+}
+END_TEST
+
 START_TEST(model_is_reproducible_across_threads_and_runs)
 {
     ck_assert_int_eq(setenv("SOURCE_DATE_EPOCH", "1700000000", 1), 0);
@@ -1194,6 +1217,7 @@ Suite *train_suite(void)
     tc = tcase_create("workers");
     tcase_set_tags(tc, "forks");
     tcase_add_test(tc, model_is_reproducible_across_threads_and_runs);
+    tcase_add_test(tc, workers_survive_ignored_sigchld);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("solvers");

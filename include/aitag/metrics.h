@@ -51,7 +51,8 @@ size_t aitag_metrics_num_labels(const aitag_metrics *m);
 void   aitag_metrics_label(const aitag_metrics *m, size_t k, aitag_label_scores *out);
 
 /* Single-label confusion count: documents with gold g whose first prediction
- * is p (p == num_labels: no prediction). */
+ * is p (p == num_labels: no prediction). Kept for up to 256 labels only; with
+ * more, it returns 0. */
 uint64_t aitag_metrics_confusion(const aitag_metrics *m, size_t g, size_t p);
 
 #ifdef __cplusplus

@@ -27,7 +27,10 @@
  *     word n-gram sequence; CJK bigrams are.
  *
  * Memory: text is processed in chunks of at most 64 KiB between separators, so
- * the extra memory does not grow with the size of the article.
+ * the extra memory does not grow with the size of the article. A run of 64 KiB
+ * with no separator at all (no space, no punctuation) is cut at a character
+ * boundary, which splits the word or bigram at the cut. Combining marks are
+ * reordered over at most 32 places (real text needs a handful).
  * Thread-safety: a tokenizer holds scratch buffers; use one per thread.
  */
 #ifndef AITAG_TOKENIZER_H

@@ -81,7 +81,11 @@ typedef int (*aitag_progress_fn)(void *ud, const char *stage, size_t done, size_
 
 /* Trains a model; *out is owned by the caller (aitag_model_free). report and
  * progress may be NULL. Labels without positive or negative documents are
- * skipped and listed in the model header as "untrainable_labels". */
+ * skipped and listed in the model header as "untrainable_labels".
+ * Threads: with threads > 1 the SVMs are fitted in forked worker processes
+ * (liblinear draws from the C library's rand(), which each job seeds); with
+ * one worker they run in the calling process and reseed its rand(), so two
+ * threads of one program must not train at the same time with threads = 1. */
 aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p,
                          aitag_progress_fn progress, void *ud, aitag_model **out,
                          aitag_cv_report *report, aitag_error *err);
