@@ -1,8 +1,10 @@
 /*
- * find_model.c: where the default model is looked for, in order:
+ * find_model.c: where the library looks for the default model, in order:
  *   1. $AITAG_MODEL
  *   2. <datadir>/aitag/default.aitag (where `cmake --install` puts it)
- *   3. <build dir>/models/default.aitag (where the build trains it)
+ * The aitag command then tries models/default.aitag beside its own binary,
+ * which is where the build trains it (build/aitag, build/models/...); no
+ * build path is compiled into the library.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,6 @@
 #ifndef AITAG_DATADIR
 #define AITAG_DATADIR "/usr/local/share/aitag"
 #endif
-#ifndef AITAG_BINARY_DIR
-#define AITAG_BINARY_DIR "."
-#endif
 
 aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err)
 {
@@ -26,7 +25,7 @@ aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err)
             return aitag__fail(err, AITAG_LIMIT, "AITAG_MODEL is too long");
         return AITAG_OK; /* an explicit choice: let loading report if it is missing */
     }
-    const char *cands[] = {AITAG_DATADIR "/default.aitag", AITAG_BINARY_DIR "/models/default.aitag"};
+    const char *cands[] = {AITAG_DATADIR "/default.aitag"};
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
         if (access(cands[i], R_OK) == 0) {
             if ((size_t)snprintf(buf, n, "%s", cands[i]) >= n)
@@ -34,7 +33,5 @@ aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err)
             return AITAG_OK;
         }
     }
-    return aitag__fail(err, AITAG_IO,
-                       "no default model: AITAG_MODEL is not set, and neither %s nor %s exists (give one with -m MODEL)",
-                       cands[0], cands[1]);
+    return aitag__fail(err, AITAG_IO, "no default model: AITAG_MODEL is not set and %s does not exist", cands[0]);
 }

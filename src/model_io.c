@@ -511,17 +511,43 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err)
 {
-    size_t plen = strlen(path);
-    char *tmp = aitag__malloc(plen + 16);
-    char *dir = aitag__strndup(path, plen);
+    /* Save over what the path names: a symbolic link keeps pointing at the
+     * (replaced) model, and anything but a regular file is refused, so that
+     * "-o /dev/stdout" cannot replace a device node or link by a file. */
+    char *target = NULL;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            target = realpath(path, NULL);
+            if (!target || stat(target, &st) != 0)
+                st.st_mode = S_IFREG; /* a dangling link: write where it points */
+        }
+        if (!S_ISREG(st.st_mode)) {
+            free(target);
+            return aitag__fail(err, AITAG_IO, "%s: exists and is not a regular file; refusing to replace it", path);
+        }
+    }
+    const char *dest = target ? target : path;
+    size_t plen = strlen(dest);
+    char *tmp = aitag__malloc(plen + 48);
+    char *dir = aitag__strndup(dest, plen);
     if (!tmp || !dir) {
         aitag__free(tmp);
         aitag__free(dir);
+        free(target);
         return aitag__fail(err, AITAG_NOMEM, "out of memory");
     }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     aitag_status rc = AITAG_OK;
-    int fd = mkstemp(tmp);
+    /* O_EXCL with mode 0666 lets the umask decide the permissions, as for any new file */
+    static unsigned counter;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, plen + 48, "%s.tmp.%ld.%u", dest, (long)getpid(), n);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         rc = aitag__fail(err, AITAG_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
         goto done;
@@ -533,14 +559,13 @@ aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_erro
         rc = aitag__fail(err, AITAG_IO, "%s: writing the model failed: %s (the previous file is untouched)", path, strerror(e));
         goto done;
     }
-    fchmod(fd, 0644);
     if (close(fd) != 0) {
         int e = errno;
         unlink(tmp);
         rc = aitag__fail(err, AITAG_IO, "%s: writing the model failed: %s (the previous file is untouched)", path, strerror(e));
         goto done;
     }
-    if (rename(tmp, path) != 0) {
+    if (rename(tmp, dest) != 0) {
         int e = errno;
         unlink(tmp);
         rc = aitag__fail(err, AITAG_IO, "%s: cannot replace the file: %s (the previous file is untouched)", path, strerror(e));
@@ -555,6 +580,7 @@ aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_erro
 done:
     aitag__free(tmp);
     aitag__free(dir);
+    free(target);
     return rc;
 }
 

@@ -45,7 +45,9 @@ aitag_status aitag_model_load_bytes(const void *data, size_t size, const char *n
                                     aitag_model **out, aitag_error *err);
 
 /* Writes m to path atomically: a temporary file in the same folder, fsync,
- * rename. On failure the file at path is untouched. */
+ * rename. On failure the file at path is untouched. A symbolic link is
+ * followed (the link stays); a path that names anything but a regular file
+ * is refused. The new file's mode is 0666 less the umask. */
 aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err);
 
 void aitag_model_free(aitag_model *m); /* NULL is a no-op */
@@ -102,9 +104,8 @@ size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, siz
                      uint32_t *ids, double *contrib);
 
 /* Finds the default model: $AITAG_MODEL if set, else default.aitag in the
- * installed data folder, else the one built in the source tree's build
- * folder. Writes the path to buf (n bytes). AITAG_IO if none exists; the
- * message lists the places tried. */
+ * installed data folder. Writes the path to buf (n bytes). AITAG_IO if there
+ * is none; the message says where it looked. */
 aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err);
 
 /* The term of feature id (vocabulary models; NULL for hashed models). */

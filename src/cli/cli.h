@@ -76,6 +76,10 @@ int cli_finish_output(int rc);
 int parse_input_format(const cli_cmd *cmd, const char *v, aitag_input_format *f);
 int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo, uint32_t *hi);
 
+/* The default model's path: $AITAG_MODEL, the installed one, then the one
+ * built beside this binary. 0, or -1 after printing why there is none. */
+int cli_default_model(char *buf, size_t n);
+
 /* Loads -m MODEL, or the default model when path is NULL. */
 int cli_load_model(const char *path, aitag_model **out);
 

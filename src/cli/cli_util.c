@@ -207,15 +207,42 @@ int cli_finish_output(int rc)
     return rc;
 }
 
+/* The model the build trains beside this binary (build/aitag ->
+ * build/models/default.aitag), found through /proc/self/exe. */
+static int model_beside_binary(char *buf, size_t n)
+{
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0)
+        return -1;
+    exe[k] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(buf, n, "%s/models/default.aitag", exe) >= n)
+        return -1;
+    return access(buf, R_OK);
+}
+
+int cli_default_model(char *buf, size_t n)
+{
+    aitag_error err = {0};
+    if (aitag_default_model_path(buf, n, &err) == AITAG_OK)
+        return 0;
+    if (model_beside_binary(buf, n) == 0)
+        return 0;
+    cli_err("%s, nor is there a models/default.aitag beside the aitag binary (give one with -m MODEL)", err.msg);
+    return -1;
+}
+
 int cli_load_model(const char *path, aitag_model **out)
 {
     char buf[4096];
     aitag_error err = {0};
     if (!path) {
-        if (aitag_default_model_path(buf, sizeof buf, &err) != AITAG_OK) {
-            cli_err("%s", err.msg);
+        if (cli_default_model(buf, sizeof buf) != 0)
             return -1;
-        }
         path = buf;
     }
     if (aitag_model_load(path, out, &err) != AITAG_OK) {

@@ -124,13 +124,13 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     }
     if (!in)
         return cli_usage_error(cmd, "the articles are required: -i FILE");
+    if (strcmp(in, "-") == 0)
+        return cli_usage_error(cmd, "-i needs a file: the articles are read several times");
     char pathbuf[4096];
     aitag_error err = {0};
     if (!model_path) {
-        if (aitag_default_model_path(pathbuf, sizeof pathbuf, &err) != AITAG_OK) {
-            cli_err("%s", err.msg);
+        if (cli_default_model(pathbuf, sizeof pathbuf) != 0)
             return EXIT_FAIL;
-        }
         model_path = pathbuf;
     }
     results R;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cli.h"
@@ -171,6 +172,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         } else if (strcmp(name, "input-format") == 0) {
             if (parse_input_format(cmd, v, &cp.format))
                 return EXIT_USAGE;
+            if (cp.format == AITAG_INPUT_TEXT)
+                return cli_usage_error(cmd, "--input-format: a labelled corpus is jsonl or fasttext");
         } else if (strcmp(name, "max-bytes") == 0) {
             if (cli_uint(cmd, name, v, 16, (uint64_t)1 << 40, &u))
                 return EXIT_USAGE;
@@ -179,6 +182,10 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     }
     if (!in)
         return cli_usage_error(cmd, "the test corpus is required: -i FILE");
+    struct stat si, sp;
+    if (pred_path && strcmp(in, "-") != 0 && stat(in, &si) == 0 && stat(pred_path, &sp) == 0 &&
+        si.st_dev == sp.st_dev && si.st_ino == sp.st_ino)
+        return cli_usage_error(cmd, "--predictions would overwrite the test corpus %s", in);
     aitag_model *m = NULL;
     if (cli_load_model(model_path, &m) != 0)
         return EXIT_FAIL;

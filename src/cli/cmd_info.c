@@ -96,8 +96,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
 }
 
 const cli_cmd cmd_info = {
-    "info", run, "print a model's labels, sizes and settings (MODEL defaults to $AITAG_MODEL, then the\n"
-    "installed default model, then the one built in the source tree)",
-    "[options] [MODEL]", opts,
+    "info", run, "print a model's labels, sizes and settings",
+    "[options] [MODEL]   (MODEL: default $AITAG_MODEL, then the installed or built default model)", opts,
     "aitag info sectors.aitag\n"
-    "aitag info --json sectors.aitag | jq .training"};
+    "aitag info --json sectors.aitag > header.json"};

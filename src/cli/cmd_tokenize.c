@@ -132,7 +132,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
                 break;
             }
             if (st.invalid)
-                cli_warn("%s:%llu: %llu invalid UTF-8 sequence(s) replaced by U+FFFD", inputs[f],
+                cli_warn("%s:%llu: %llu invalid UTF-8 sequence(s) replaced by U+FFFD",
+                         strcmp(inputs[f], "-") == 0 ? "<stdin>" : inputs[f],
                          (unsigned long long)rec.line, (unsigned long long)st.invalid);
             if (json) {
                 sb_puts(&line, "{\"id\": ");

@@ -1,7 +1,10 @@
 /*
  * cmd_train.c: `aitag train`: corpus -> dataset -> aitag_train -> model file.
  */
+#include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +60,29 @@ static int on_progress(void *ud, const char *stage, size_t done, size_t total)
     return 0;
 }
 
+/* Refuses, before any training, a model path that could not be written:
+ * a folder that does not exist or is not writable, or a path naming
+ * something other than a regular file. */
+static int check_output(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        cli_err("%s: exists and is not a regular file", path);
+        return -1;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        cli_err("out of memory");
+        return -1;
+    }
+    const char *dir = dirname(copy);
+    int ok = access(dir, W_OK | X_OK) == 0;
+    if (!ok)
+        cli_err("%s: cannot write a model in %s: %s", path, dir, strerror(errno));
+    free(copy);
+    return ok ? 0 : -1;
+}
+
 static int run(const cli_cmd *cmd, int argc, char **argv)
 {
     aitag_train_params tp = aitag_train_params_default();
@@ -64,7 +90,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     aitag_corpus_params cp = aitag_corpus_params_default();
     const char *in = NULL, *outp = NULL;
     uint32_t hash_bits = 0;
-    int quiet = 0, skip_bad = 0, show_cv = 0, json = 0;
+    int quiet = 0, skip_bad = 0, show_cv = 0, json = 0, folds_given = 0;
     cli_iter it;
     cli_iter_init(&it, cmd, argc, argv);
     const char *v;
@@ -130,6 +156,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             if (u == 1)
                 return cli_usage_error(cmd, "--folds: use 0 (no tuning) or 2..20");
             tp.folds = (uint32_t)u;
+            folds_given = 1;
         } else if (IS("cv")) {
             UINT_OPT(2, 20);
             tp.folds = (uint32_t)u;
@@ -168,6 +195,14 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     }
     if (!in || !outp)
         return cli_usage_error(cmd, "both -i CORPUS and -o MODEL are required");
+    if (strcmp(outp, "-") == 0)
+        return cli_usage_error(cmd, "-o needs a file name: a model is not written to standard output");
+    if (show_cv && folds_given)
+        return cli_usage_error(cmd, "--cv K sets the number of folds: give --cv or --folds, not both");
+    if (json && !show_cv)
+        return cli_usage_error(cmd, "--json applies to the --cv report: give --cv K as well");
+    if (check_output(outp) != 0)
+        return EXIT_FAIL;
     const char *why = aitag_tokenizer_params_check(&kp);
     if (!why)
         why = aitag_train_params_check(&tp);

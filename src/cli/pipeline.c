@@ -439,8 +439,11 @@ int pipeline_run(const aitag_model *m, const char *const *inputs, int n_inputs, 
             if (rs == AITAG_END || rs == AITAG_INVALID) /* INVALID: auto-detected as one text article */
                 break;
             if (rs == AITAG_IO || rs == AITAG_NOMEM) {
-                cli_err("%s", err.msg);
-                rc = EXIT_FAIL;
+                /* an input that cannot be read further gets an error line of its own */
+                if (!add_rec(s, inputs[f], strlen(inputs[f]), 0, err.msg, strlen(err.msg), 1)) {
+                    aitag_corpus_close(r);
+                    goto oom;
+                }
                 break;
             }
             char lnbuf[32];
@@ -465,8 +468,10 @@ int pipeline_run(const aitag_model *m, const char *const *inputs, int n_inputs, 
         while (s && (cp.format == AITAG_INPUT_TEXT || rs == AITAG_INVALID) &&
                (rs = aitag_corpus_next(r, &in, &err)) != AITAG_END) {
             if (rs == AITAG_IO || rs == AITAG_NOMEM) {
-                cli_err("%s", err.msg);
-                rc = EXIT_FAIL;
+                if (!add_rec(s, inputs[f], strlen(inputs[f]), 0, err.msg, strlen(err.msg), 1)) {
+                    aitag_corpus_close(r);
+                    goto oom;
+                }
                 break;
             }
             int bad = rs != AITAG_OK;
