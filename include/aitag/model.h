@@ -81,7 +81,8 @@ typedef struct aitag_features {
 aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len,
                              aitag_features *out, aitag_tokenize_stats *stats, aitag_error *err);
 
-/* Stage 2: features -> one margin per label (w_k . x + b_k). */
+/* Stage 2: features -> one margin per label (w_k . x + b_k); margins holds
+ * aitag_model_num_labels(m) entries. */
 void aitag_score(aitag_classifier *c, const aitag_features *x, double *margins);
 
 typedef struct aitag_decide_opts {
@@ -93,8 +94,9 @@ aitag_decide_opts aitag_decide_opts_default(void);
 
 /* Stage 3: margins -> tags. Single-label models pick the arg-max; multi-label
  * models keep every label whose margin passes its tuned threshold. Tags are
- * label indices sorted by margin, best first; returns their number. probs
- * (may be NULL) receives the calibrated probability of every label. */
+ * label indices sorted by margin, best first; returns their number. tags and
+ * probs (may be NULL; the calibrated probability of every label) hold
+ * aitag_model_num_labels(m) entries; o may be NULL (the defaults). */
 size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o,
                     uint32_t *tags, double *probs);
 
