@@ -366,28 +366,31 @@ static aitag_status parse_fasttext(aitag_line_parser *r, const char *line, size_
 }
 
 /* Decides the format from the first non-blank bytes, reading as much as it
- * takes (whatever sizes the stream delivers them in), up to max_bytes. */
+ * takes (whatever sizes the stream delivers them in). Blanks count against
+ * max_bytes: an input whose first max_bytes bytes are all blank is text, so
+ * the decision never depends on how much one read happened to return. */
 static void resolve_format(aitag_corpus_reader *r)
 {
     if (r->fmt != AITAG_INPUT_AUTO)
         return;
+    const size_t limit = r->p.max_bytes;
     size_t i = 0;
     for (;;) {
         const char *s = r->len > r->pos ? r->buf + r->pos : "";
         size_t n = r->len - r->pos;
         if (i == 0 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
             i = 3;
-        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        while (i < n && i < limit && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
             i++;
         /* decide once 9 bytes past the blanks are here ("__label__"), or at the end */
-        if ((i < n && n - i >= 9) || n > r->p.max_bytes || fill(r) <= 0)
+        if (i >= limit || (i < n && n - i >= 9) || fill(r) <= 0)
             break;
     }
     const char *s = r->len > r->pos ? r->buf + r->pos : "";
     size_t n = r->len - r->pos;
-    if (i < n && s[i] == '{')
+    if (i < limit && i < n && s[i] == '{')
         r->fmt = AITAG_INPUT_JSONL;
-    else if (n - i >= 9 && memcmp(s + i, "__label__", 9) == 0)
+    else if (i < limit && n > i && n - i >= 9 && memcmp(s + i, "__label__", 9) == 0)
         r->fmt = AITAG_INPUT_FASTTEXT;
     else
         r->fmt = AITAG_INPUT_TEXT;
