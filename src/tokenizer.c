@@ -47,7 +47,7 @@ struct aitag_tokenizer {
     size_t hist[AITAG_MAX_WORD_NGRAMS - 1];
     unsigned hist_count, hist_pos;
 
-    char gram[AITAG_MAX_WORD_NGRAMS * (AITAG_MAX_TOKEN_BYTES + 1) + 8];
+    char gram[AITAG_MAX_TOKEN_BYTES + 8]; /* "<word>" for character n-grams */
 
     aitag_term_fn fn;
     void *ud;
@@ -184,6 +184,13 @@ static char *word_slot(aitag_tokenizer *t)
     return t->win + t->win_len;
 }
 
+/* Where a word is written before emit_word: the window when it takes part
+ * in n-grams (no copy later), else the single-word buffer. */
+static char *word_dst(aitag_tokenizer *t)
+{
+    return t->p.word_ngrams >= 2 ? word_slot(t) : t->tok;
+}
+
 /* Emits one word (already normalised) and the n-grams that end with it.
  * w may already be the window's next slot (word_slot), which spares a copy. */
 static void emit_word(aitag_tokenizer *t, const char *w, size_t n, aitag_term_kind kind)
@@ -260,7 +267,7 @@ static size_t encode_cps(char *dst, size_t cap, const int32_t *cp, size_t n, int
 static void emit_cps_word(aitag_tokenizer *t, const int32_t *cp, size_t n, aitag_term_kind kind)
 {
     int overflow = 0;
-    char *dst = t->p.word_ngrams >= 2 ? word_slot(t) : t->tok;
+    char *dst = word_dst(t);
     size_t len = encode_cps(dst, AITAG_MAX_TOKEN_BYTES + 4, cp, n, &overflow);
     if (overflow)
         len = t->p.max_token_bytes + 1; /* too long: emit_word counts and drops it */
@@ -467,7 +474,7 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
                     emit_word(t, (const char *)p + s, n, AITAG_TERM_WORD); /* counted, dropped */
                     continue;
                 }
-                char *dst = t->p.word_ngrams >= 2 ? word_slot(t) : t->tok;
+                char *dst = word_dst(t);
                 for (size_t k = 0; k < n; k++)
                     dst[k] = (char)ascii_lower[p[s + k]];
                 emit_word(t, dst, n, AITAG_TERM_WORD);
