@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "internal.h"
 #include "model_internal.h"
 
@@ -35,6 +36,12 @@ struct aitag_classifier {
     size_t vals_cap, raw_cap;
     float *acc;            /* K accumulators */
     int oom;
+    /* aitag_classify's result, K entries each */
+    double *margins, *probs;
+    uint32_t *tags;
+    aitag_evidence *evidence;
+    const char *last_text; /* the text of the last aitag_classify call */
+    size_t last_len;
     /* lookups in flight: hashes whose table slot is being prefetched */
     uint64_t pend[PREFETCH_DEPTH];
     unsigned pend_head, pend_n;
@@ -49,7 +56,11 @@ aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **ou
     c->m = m;
     c->count = aitag__calloc(m->n_features, sizeof *c->count);
     c->acc = aitag__calloc(m->n_labels, sizeof *c->acc);
-    if (!c->count || !c->acc) {
+    c->margins = aitag__calloc(m->n_labels, sizeof *c->margins);
+    c->probs = aitag__calloc(m->n_labels, sizeof *c->probs);
+    c->tags = aitag__calloc(m->n_labels, sizeof *c->tags);
+    c->evidence = aitag__calloc(m->n_labels, sizeof *c->evidence);
+    if (!c->count || !c->acc || !c->margins || !c->probs || !c->tags || !c->evidence) {
         aitag_classifier_free(c);
         return aitag__fail(err, AITAG_NOMEM, "out of memory creating a classifier");
     }
@@ -72,6 +83,10 @@ void aitag_classifier_free(aitag_classifier *c)
     aitag__free(c->vals);
     aitag__free(c->raw);
     aitag__free(c->acc);
+    aitag__free(c->margins);
+    aitag__free(c->probs);
+    aitag__free(c->tags);
+    aitag__free(c->evidence);
     aitag__free(c);
 }
 
@@ -197,4 +212,58 @@ size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, siz
         ids[j] = x->ids[i];
     }
     return got;
+}
+
+aitag_classify_opts aitag_classify_opts_default(void)
+{
+    aitag_classify_opts o;
+    memset(&o, 0, sizeof o);
+    o.decide = aitag_decide_opts_default();
+    return o;
+}
+
+aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, const aitag_classify_opts *o,
+                            aitag_result *out, aitag_error *err)
+{
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_classify: no result given");
+    memset(out, 0, sizeof *out);
+    if (!c || (!text && len))
+        return aitag__fail(err, AITAG_INVALID, "aitag_classify: %s is NULL", c ? "text" : "classifier");
+    aitag_classify_opts def = aitag_classify_opts_default();
+    if (!o)
+        o = &def;
+    aitag_features x;
+    c->last_text = text ? text : "";
+    c->last_len = len;
+    aitag_status rc = aitag_featurize(c, c->last_text, len, &x, &out->stats, err);
+    if (rc != AITAG_OK)
+        return rc;
+    aitag_score(c, &x, c->margins);
+    size_t n = aitag_decide(c->m, c->margins, &o->decide, c->tags, c->probs);
+    out->n_tags = n;
+    out->tags = c->tags;
+    out->n_labels = c->m->n_labels;
+    out->probs = c->probs;
+    out->margins = c->margins;
+    if (o->evidence) {
+        /* the whole text supports each tag (passages refine this) */
+        for (size_t j = 0; j < n; j++)
+            c->evidence[j] = (aitag_evidence){0, len, c->probs[c->tags[j]]};
+        out->evidence = c->evidence;
+    }
+    return AITAG_OK;
+}
+
+void aitag__classifier_last_features(aitag_classifier *c, aitag_features *x)
+{
+    x->n = c->n_touched;
+    x->ids = c->touched;
+    x->vals = c->vals;
+}
+
+const char *aitag__classifier_last_text(aitag_classifier *c, size_t *len)
+{
+    *len = c->last_len;
+    return c->last_text;
 }

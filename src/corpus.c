@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -512,4 +513,17 @@ aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_
         return rc;
     }
     return aitag_line_parse(r->lp, r->fmt, r->p.labels_required, r->name, ln, line, n, rec, err);
+}
+
+static int ends_with_ci(const char *p, const char *suffix)
+{
+    size_t n = strlen(p), k = strlen(suffix);
+    return n > k && strcasecmp(p + n - k, suffix) == 0;
+}
+
+aitag_input_format aitag_input_format_for_path(const char *path)
+{
+    if (path && (strcmp(path, "-") == 0 || ends_with_ci(path, ".jsonl") || ends_with_ci(path, ".ndjson")))
+        return AITAG_INPUT_JSONL;
+    return AITAG_INPUT_TEXT;
 }

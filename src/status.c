@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "aitag/status.h"
+#include "aitag/version.h"
 #include "internal.h"
 
 const char *aitag_status_str(aitag_status s)
@@ -26,3 +27,6 @@ aitag_status aitag__fail(aitag_error *err, aitag_status code, const char *fmt, .
     }
     return code;
 }
+
+const char *aitag_version(void) { return AITAG_VERSION_STRING; }
+unsigned aitag_version_number(void) { return AITAG_VERSION_NUMBER; }

@@ -16,6 +16,7 @@
 #include "aitag/metrics.h"
 #include "aitag/model.h"
 #include "aitag/status.h"
+#include "aitag/stream.h"
 #include "aitag/tokenizer.h"
 #include "aitag/train.h"
 #include "aitag/version.h"

@@ -20,6 +20,8 @@
 #ifndef AITAG_CORPUS_H
 #define AITAG_CORPUS_H
 
+#include "aitag/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,27 +46,31 @@ typedef struct aitag_corpus_params {
     /* add new fields here, never in the middle */
 } aitag_corpus_params;
 
-aitag_corpus_params aitag_corpus_params_default(void);
+AITAG_API aitag_corpus_params aitag_corpus_params_default(void);
+
+/* The format a file's name implies: JSON lines for "-" (standard input) and
+ * names ending in .jsonl or .ndjson (any letter case), else one text article. */
+AITAG_API aitag_input_format aitag_input_format_for_path(const char *path);
 
 typedef struct aitag_corpus_reader aitag_corpus_reader;
 
 /* Opens path ("-" = standard input). */
-aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
+AITAG_API aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
                                aitag_error *err);
 /* Reads from an open stream (not closed by the reader); name is for messages.
  * A stream with a file descriptor is read with read(2), so that a pipe yields
  * records as soon as their lines arrive; do not mix with stdio reads of fp. */
-aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
+AITAG_API aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
                                       aitag_corpus_reader **out, aitag_error *err);
-void aitag_corpus_close(aitag_corpus_reader *r); /* NULL is a no-op */
+AITAG_API void aitag_corpus_close(aitag_corpus_reader *r); /* NULL is a no-op */
 
 /* Bytes read from the input but not yet returned as records: 0 means the
  * next aitag_corpus_next will have to wait for input (useful to flush a
  * batch before blocking on a slow stream). */
-size_t aitag_corpus_buffered(const aitag_corpus_reader *r);
+AITAG_API size_t aitag_corpus_buffered(const aitag_corpus_reader *r);
 
 /* The format in use (resolved from auto on the first read). */
-aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r);
+AITAG_API aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r);
 
 typedef struct aitag_record {
     uint64_t line;              /* 1-based line number (1 for text) */
@@ -82,7 +88,7 @@ typedef struct aitag_record {
  * AITAG_END at the end, AITAG_PARSE or AITAG_LIMIT for a bad line (rec->line
  * and, when it could be read, rec->id are set; the next call goes on with
  * the following line), or AITAG_IO when reading failed. */
-aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err);
+AITAG_API aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err);
 
 /* ---- splitting and parsing apart (for parallel readers) -------------- */
 
@@ -90,15 +96,15 @@ aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_
  * first), with a first-line BOM and a final CR removed; valid until the next
  * call. Blank lines are returned too. AITAG_END at the end, AITAG_LIMIT for a
  * line over max_bytes (skipped; *lineno set), AITAG_INVALID for text input. */
-aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **line, size_t *n, uint64_t *lineno,
+AITAG_API aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **line, size_t *n, uint64_t *lineno,
                                     aitag_error *err);
 
 /* Parses lines as aitag_corpus_next does, with state of its own: one parser
  * per thread. The record is valid until the next call on the parser. */
 typedef struct aitag_line_parser aitag_line_parser;
-aitag_status aitag_line_parser_create(aitag_line_parser **out, aitag_error *err);
-void aitag_line_parser_free(aitag_line_parser *p); /* NULL is a no-op */
-aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int labels_required, const char *name,
+AITAG_API aitag_status aitag_line_parser_create(aitag_line_parser **out, aitag_error *err);
+AITAG_API void aitag_line_parser_free(aitag_line_parser *p); /* NULL is a no-op */
+AITAG_API aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int labels_required, const char *name,
                               uint64_t lineno, const char *line, size_t n, aitag_record *rec, aitag_error *err);
 
 #ifdef __cplusplus

@@ -12,6 +12,8 @@
 #ifndef AITAG_METRICS_H
 #define AITAG_METRICS_H
 
+#include "aitag/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,22 +40,22 @@ typedef struct aitag_summary {
 } aitag_summary;
 
 /* n_labels is a hint; label ids beyond it grow the table. */
-aitag_status aitag_metrics_create(size_t n_labels, aitag_metrics **out, aitag_error *err);
-void aitag_metrics_free(aitag_metrics *m);
+AITAG_API aitag_status aitag_metrics_create(size_t n_labels, aitag_metrics **out, aitag_error *err);
+AITAG_API void aitag_metrics_free(aitag_metrics *m);
 
 /* Adds one document: gold and predicted label ids (predictions in rank order).
  * Returns AITAG_NOMEM if the table could not grow. */
-aitag_status aitag_metrics_add(aitag_metrics *m, const uint32_t *gold, size_t n_gold,
+AITAG_API aitag_status aitag_metrics_add(aitag_metrics *m, const uint32_t *gold, size_t n_gold,
                                const uint32_t *pred, size_t n_pred);
 
-void   aitag_metrics_summary(const aitag_metrics *m, aitag_summary *out);
-size_t aitag_metrics_num_labels(const aitag_metrics *m);
-void   aitag_metrics_label(const aitag_metrics *m, size_t k, aitag_label_scores *out);
+AITAG_API void   aitag_metrics_summary(const aitag_metrics *m, aitag_summary *out);
+AITAG_API size_t aitag_metrics_num_labels(const aitag_metrics *m);
+AITAG_API void   aitag_metrics_label(const aitag_metrics *m, size_t k, aitag_label_scores *out);
 
 /* Single-label confusion count: documents with gold g whose first prediction
  * is p (p == num_labels: no prediction). Kept for up to 256 labels only; with
  * more, it returns 0. */
-uint64_t aitag_metrics_confusion(const aitag_metrics *m, size_t g, size_t p);
+AITAG_API uint64_t aitag_metrics_confusion(const aitag_metrics *m, size_t g, size_t p);
 
 #ifdef __cplusplus
 }

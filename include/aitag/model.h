@@ -21,6 +21,8 @@
 #ifndef AITAG_MODEL_H
 #define AITAG_MODEL_H
 
+#include "aitag/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,37 +40,37 @@ typedef struct aitag_model aitag_model;
 /* Maps and validates a model file; *out is owned by the caller. Refuses a
  * truncated, corrupted, foreign or newer-version file with AITAG_FORMAT,
  * AITAG_CORRUPT or AITAG_VERSION and a message naming the file. */
-aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *err);
+AITAG_API aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *err);
 
 /* The same from bytes in memory (copied). name is used in messages. */
-aitag_status aitag_model_load_bytes(const void *data, size_t size, const char *name,
+AITAG_API aitag_status aitag_model_load_bytes(const void *data, size_t size, const char *name,
                                     aitag_model **out, aitag_error *err);
 
 /* Writes m to path atomically: a temporary file in the same folder, fsync,
  * rename. On failure the file at path is untouched. A symbolic link is
  * followed (the link stays); a path that names anything but a regular file
  * is refused. The new file's mode is 0666 less the umask. */
-aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err);
+AITAG_API aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err);
 
-void aitag_model_free(aitag_model *m); /* NULL is a no-op */
+AITAG_API void aitag_model_free(aitag_model *m); /* NULL is a no-op */
 
-size_t      aitag_model_num_labels(const aitag_model *m);
-const char *aitag_model_label(const aitag_model *m, size_t k); /* NULL if k is out of range */
-int64_t     aitag_model_label_index(const aitag_model *m, const char *name); /* -1 if absent */
-size_t      aitag_model_num_features(const aitag_model *m);
-int         aitag_model_is_single_label(const aitag_model *m);
-const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m);
+AITAG_API size_t      aitag_model_num_labels(const aitag_model *m);
+AITAG_API const char *aitag_model_label(const aitag_model *m, size_t k); /* NULL if k is out of range */
+AITAG_API int64_t     aitag_model_label_index(const aitag_model *m, const char *name); /* -1 if absent */
+AITAG_API size_t      aitag_model_num_features(const aitag_model *m);
+AITAG_API int         aitag_model_is_single_label(const aitag_model *m);
+AITAG_API const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m);
 
 /* The model's JSON header, NUL-terminated; valid while m lives. */
-const char *aitag_model_header(const aitag_model *m);
+AITAG_API const char *aitag_model_header(const aitag_model *m);
 
 /* ---- classification ---------------------------------------------------- */
 
 typedef struct aitag_classifier aitag_classifier;
 
 /* Per-thread scratch for classifying with m (which must outlive it). */
-aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **out, aitag_error *err);
-void aitag_classifier_free(aitag_classifier *c);
+AITAG_API aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **out, aitag_error *err);
+AITAG_API void aitag_classifier_free(aitag_classifier *c);
 
 /* A sparse TF-IDF vector, L2-normalised; valid until the next call on c. */
 typedef struct aitag_features {
@@ -78,40 +80,76 @@ typedef struct aitag_features {
 } aitag_features;
 
 /* Stage 1: text -> features (terms unknown to the model are skipped). */
-aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len,
+AITAG_API aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len,
                              aitag_features *out, aitag_tokenize_stats *stats, aitag_error *err);
 
 /* Stage 2: features -> one margin per label (w_k . x + b_k); margins holds
  * aitag_model_num_labels(m) entries. */
-void aitag_score(aitag_classifier *c, const aitag_features *x, double *margins);
+AITAG_API void aitag_score(aitag_classifier *c, const aitag_features *x, double *margins);
 
 typedef struct aitag_decide_opts {
     uint32_t top_k;      /* keep at most k tags; 0 = no limit (default) */
     uint32_t min_labels; /* add the best-scoring labels until there are this many; default 0 */
 } aitag_decide_opts;
 
-aitag_decide_opts aitag_decide_opts_default(void);
+AITAG_API aitag_decide_opts aitag_decide_opts_default(void);
 
 /* Stage 3: margins -> tags. Single-label models pick the arg-max; multi-label
  * models keep every label whose margin passes its tuned threshold. Tags are
  * label indices sorted by margin, best first; returns their number. tags and
  * probs (may be NULL; the calibrated probability of every label) hold
  * aitag_model_num_labels(m) entries; o may be NULL (the defaults). */
-size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o,
+AITAG_API size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o,
                     uint32_t *tags, double *probs);
+
+/* ---- one call: text -> result -------------------------------------------- */
+
+/* The passage that supports a tag most: byte offsets [start, end) into the
+ * text given to aitag_classify, and the label's calibrated probability on
+ * that passage alone. */
+typedef struct aitag_evidence {
+    size_t start, end;
+    double prob;
+} aitag_evidence;
+
+typedef struct aitag_classify_opts {
+    aitag_decide_opts decide; /* top_k, min_labels */
+    int evidence;             /* 1 = fill aitag_result.evidence; default 0 */
+} aitag_classify_opts;
+
+AITAG_API aitag_classify_opts aitag_classify_opts_default(void);
+
+/* What aitag_classify returns. Every array belongs to the classifier and is
+ * valid until the next call on it (or aitag_classifier_free). */
+typedef struct aitag_result {
+    size_t n_tags;
+    const uint32_t *tags;           /* n_tags label indices, best first */
+    size_t n_labels;
+    const double *probs;            /* n_labels calibrated probabilities */
+    const double *margins;          /* n_labels margins the decision was made on */
+    const aitag_evidence *evidence; /* n_tags entries, one per tag; NULL unless asked */
+    aitag_tokenize_stats stats;     /* terms, invalid UTF-8 bytes of the text */
+} aitag_result;
+
+/* Text in, tags out: featurize, score and decide in one call (the model's
+ * decision rule, including its passage rule where it has one). o may be NULL
+ * (the defaults). On failure *out is zeroed. Not thread-safe per classifier:
+ * use one classifier per thread. */
+AITAG_API aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, const aitag_classify_opts *o,
+                            aitag_result *out, aitag_error *err);
 
 /* Explanation: the n terms with the largest contribution x_i * w_ik to label
  * k's margin, written to ids/contrib (n entries at most); returns how many. */
-size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, size_t n,
+AITAG_API size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, size_t n,
                      uint32_t *ids, double *contrib);
 
 /* Finds the default model: $AITAG_MODEL if set, else default.aitag in the
  * installed data folder. Writes the path to buf (n bytes). AITAG_IO if there
  * is none; the message says where it looked. */
-aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err);
+AITAG_API aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err);
 
 /* The term of feature id (vocabulary models; NULL for hashed models). */
-const char *aitag_model_term(const aitag_model *m, uint32_t id, size_t *len);
+AITAG_API const char *aitag_model_term(const aitag_model *m, uint32_t id, size_t *len);
 
 #ifdef __cplusplus
 }

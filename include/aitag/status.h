@@ -9,6 +9,8 @@
 #ifndef AITAG_STATUS_H
 #define AITAG_STATUS_H
 
+#include "aitag/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,7 +38,7 @@ typedef enum aitag_status {
 } aitag_status;
 
 /* The static, English description of a status code; never NULL. */
-const char *aitag_status_str(aitag_status s);
+AITAG_API const char *aitag_status_str(aitag_status s);
 
 #define AITAG_ERROR_MSG_MAX 512
 

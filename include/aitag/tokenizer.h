@@ -36,6 +36,8 @@
 #ifndef AITAG_TOKENIZER_H
 #define AITAG_TOKENIZER_H
 
+#include "aitag/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,10 +60,10 @@ typedef struct aitag_tokenizer_params {
 } aitag_tokenizer_params;
 
 /* Default parameters (word unigrams and bigrams, no character n-grams). */
-aitag_tokenizer_params aitag_tokenizer_params_default(void);
+AITAG_API aitag_tokenizer_params aitag_tokenizer_params_default(void);
 
 /* NULL if p is usable, else a static message saying which field is wrong. */
-const char *aitag_tokenizer_params_check(const aitag_tokenizer_params *p);
+AITAG_API const char *aitag_tokenizer_params_check(const aitag_tokenizer_params *p);
 
 typedef enum aitag_term_kind {
     AITAG_TERM_WORD = 1,      /* a word or number, in any script with spaces */
@@ -88,23 +90,23 @@ typedef struct aitag_tokenize_stats {
 typedef struct aitag_tokenizer aitag_tokenizer;
 
 /* Creates a tokenizer; *out is owned by the caller (aitag_tokenizer_free). */
-aitag_status aitag_tokenizer_create(const aitag_tokenizer_params *p, aitag_tokenizer **out,
+AITAG_API aitag_status aitag_tokenizer_create(const aitag_tokenizer_params *p, aitag_tokenizer **out,
                                     aitag_error *err);
 
 /* Frees t; NULL is a no-op. */
-void aitag_tokenizer_free(aitag_tokenizer *t);
+AITAG_API void aitag_tokenizer_free(aitag_tokenizer *t);
 
 /* The parameters t was created with. */
-const aitag_tokenizer_params *aitag_tokenizer_params_of(const aitag_tokenizer *t);
+AITAG_API const aitag_tokenizer_params *aitag_tokenizer_params_of(const aitag_tokenizer *t);
 
 /* Tokenizes text[0..len) (any bytes; NUL allowed) and calls fn for every term.
  * stats (may be NULL) is filled, not accumulated. Returns AITAG_OK,
  * AITAG_CANCELLED if fn asked to stop, or AITAG_NOMEM. */
-aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, aitag_term_fn fn,
+AITAG_API aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, aitag_term_fn fn,
                             void *ud, aitag_tokenize_stats *stats, aitag_error *err);
 
 /* The utf8proc option bits used for normalisation (recorded in models). */
-int aitag_tokenizer_utf8proc_options(const aitag_tokenizer_params *p);
+AITAG_API int aitag_tokenizer_utf8proc_options(const aitag_tokenizer_params *p);
 
 #ifdef __cplusplus
 }

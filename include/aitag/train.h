@@ -10,6 +10,8 @@
 #ifndef AITAG_TRAIN_H
 #define AITAG_TRAIN_H
 
+#include "aitag/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,21 +27,21 @@ typedef struct aitag_dataset aitag_dataset;
 
 /* Creates an empty dataset. hash_bits = 0 keeps a vocabulary of term strings;
  * 10..30 uses the hashing trick with 2^hash_bits features instead. */
-aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t hash_bits,
+AITAG_API aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t hash_bits,
                                   aitag_dataset **out, aitag_error *err);
-void aitag_dataset_free(aitag_dataset *d);
+AITAG_API void aitag_dataset_free(aitag_dataset *d);
 
 /* Tokenizes text and adds it with its labels (UTF-8 names, non-empty, at most
  * 255 bytes, no control characters). Duplicate labels count once.
  * AITAG_LABEL for a bad label name, AITAG_LIMIT past max_labels (default 4096). */
-aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
+AITAG_API aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
                                const char *const *labels, size_t n_labels, aitag_error *err);
 
 /* Sets the most distinct labels the dataset accepts (default 4096). */
-void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels);
+AITAG_API void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels);
 
-size_t aitag_dataset_size(const aitag_dataset *d);
-size_t aitag_dataset_num_labels(const aitag_dataset *d);
+AITAG_API size_t aitag_dataset_size(const aitag_dataset *d);
+AITAG_API size_t aitag_dataset_num_labels(const aitag_dataset *d);
 
 typedef enum aitag_solver {
     AITAG_SOLVER_LIBLINEAR = 0, /* L2-regularised L2-loss SVM, dual coordinate descent */
@@ -62,8 +64,8 @@ typedef struct aitag_train_params {
     /* add new fields here, never in the middle */
 } aitag_train_params;
 
-aitag_train_params aitag_train_params_default(void);
-const char *aitag_train_params_check(const aitag_train_params *p); /* NULL = ok */
+AITAG_API aitag_train_params aitag_train_params_default(void);
+AITAG_API const char *aitag_train_params_check(const aitag_train_params *p); /* NULL = ok */
 
 /* Cross-validated quality, measured on the held-out folds (thresholds for
  * each fold tuned on the other folds only). */
@@ -86,7 +88,7 @@ typedef int (*aitag_progress_fn)(void *ud, const char *stage, size_t done, size_
  * (liblinear draws from the C library's rand(), which each job seeds); with
  * one worker they run in the calling process and reseed its rand(), so two
  * threads of one program must not train at the same time with threads = 1. */
-aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p,
+AITAG_API aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p,
                          aitag_progress_fn progress, void *ud, aitag_model **out,
                          aitag_cv_report *report, aitag_error *err);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "aitag/aitag.h"
+#include "sbuf.h" /* the library's internal buffer, linked statically */
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -83,20 +84,13 @@ int cli_default_model(char *buf, size_t n);
 /* Loads -m MODEL, or the default model when path is NULL. */
 int cli_load_model(const char *path, aitag_model **out);
 
+/* Classifies every record of the inputs with the library's stream and
+ * writes the lines to out; reports a write error once. Without
+ * format_given, each input's format follows its name. Returns an exit code. */
+int cli_stream_run(const aitag_model *m, const aitag_stream_params *sp, const char *const *inputs, int n,
+                   const aitag_corpus_params *cp, int format_given, FILE *out, aitag_stream_stats *st);
+
 /* Number of online processors (at least 1). */
 unsigned cli_cores(void);
-
-/* JSON output helpers (jsonout.c): append to a growable buffer. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-void sb_put(sbuf *b, const char *s, size_t n);
-void sb_puts(sbuf *b, const char *s);
-void sb_json_string(sbuf *b, const char *s, size_t n); /* with quotes; invalid UTF-8 -> U+FFFD */
-void sb_field(sbuf *b, const char *s, size_t n);       /* one TSV/text field: controls -> ' ', invalid UTF-8 -> U+FFFD */
-void sb_double(sbuf *b, double v, int digits);
-void sb_free(sbuf *b);
 
 #endif

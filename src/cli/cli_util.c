@@ -284,3 +284,47 @@ int parse_range(const cli_cmd *cmd, const char *opt, const char *v, uint32_t *lo
     *hi = b;
     return 0;
 }
+
+static int file_write(void *ud, const char *data, size_t len)
+{
+    return fwrite(data, 1, len, (FILE *)ud) == len ? 0 : -1;
+}
+
+static int file_flush(void *ud) { return fflush((FILE *)ud) == 0 ? 0 : -1; }
+
+static int discard(void *ud, const char *data, size_t len)
+{
+    (void)ud;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+int cli_stream_run(const aitag_model *m, const aitag_stream_params *sp, const char *const *inputs, int n,
+                   const aitag_corpus_params *cp, int format_given, FILE *out, aitag_stream_stats *st)
+{
+    aitag_sink sink = {out ? file_write : discard, out ? file_flush : NULL, out};
+    aitag_stream *s = NULL;
+    aitag_error err = {0};
+    memset(st, 0, sizeof *st);
+    if (aitag_stream_create(m, sp, sink, &s, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    aitag_status rc = AITAG_OK;
+    for (int i = 0; i < n && rc == AITAG_OK; i++) {
+        aitag_corpus_params c = *cp;
+        if (!format_given)
+            c.format = aitag_input_format_for_path(inputs[i]);
+        rc = aitag_stream_add_file(s, inputs[i], &c, &err);
+    }
+    aitag_status frc = aitag_stream_finish(s, st, rc == AITAG_OK ? &err : NULL);
+    if (rc == AITAG_OK)
+        rc = frc;
+    if (rc == AITAG_OK)
+        return EXIT_OK;
+    cli_err("%s", err.msg);
+    if (rc == AITAG_IO && out == stdout)
+        cli_output_error_reported();
+    return EXIT_FAIL;
+}

@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "pipeline.h"
 
 static const cli_opt opts[] = {
     {"model", 'm', "MODEL", "model file (default: the default model)"},
@@ -244,19 +243,15 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     }
 
     /* end to end, as `aitag classify` does it */
-    pipeline_opts po;
-    memset(&po, 0, sizeof po);
-    po.batch = 64;
-    po.decide = dopt;
-    po.out = NULL;
+    aitag_stream_params sp = aitag_stream_params_default();
     const char *inputs[1] = {in};
     for (int pass = 0; pass < 2; pass++) {
-        po.threads = pass == 0 ? 1 : threads;
+        sp.threads = pass == 0 ? 1 : threads;
         double bestt = 1e30;
         for (unsigned r = 0; r < repeat; r++) {
-            pipeline_stats st;
+            aitag_stream_stats st;
             double t0 = now();
-            if (pipeline_run(m, inputs, 1, &cp, format_given, &po, &st) != EXIT_OK && st.bad == 0)
+            if (cli_stream_run(m, &sp, inputs, 1, &cp, format_given, NULL, &st) != EXIT_OK)
                 goto done;
             double t = now() - t0;
             if (t < bestt)
@@ -275,10 +270,10 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     double all1 = R.feat_s + R.score_s + R.decide_s;
     if (json) {
         printf("{\"model\": ");
-        sbuf b = {0};
-        sb_json_string(&b, model_path, strlen(model_path));
+        aitag__sbuf b = {0};
+        aitag__sb_json_string(&b, model_path, strlen(model_path));
         fwrite(b.p, 1, b.len, stdout);
-        sb_free(&b);
+        aitag__sb_free(&b);
         printf(", \"labels\": %zu, \"features\": %zu, \"load_ms\": %.3f, \"docs\": %zu, \"bad_lines\": %zu, "
                "\"mb\": %.3f, \"terms\": %llu, \"repeat\": %u, \"threads\": %u, "
                "\"stages\": {\"tokenize\": {\"docs_per_s\": %.1f, \"mb_per_s\": %.2f}, "

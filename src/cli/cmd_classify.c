@@ -1,13 +1,12 @@
 /*
  * cmd_classify.c: `aitag classify`: articles -> tags, one output line per
- * input record, in input order (see pipeline.c).
+ * input record, in input order (the library's stream, aitag/stream.h).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "pipeline.h"
 
 static const cli_opt opts[] = {
     {"model", 'm', "MODEL", "model file (default: $AITAG_MODEL, then the installed or built default model)"},
@@ -18,19 +17,77 @@ static const cli_opt opts[] = {
     {"scores", 0, "WHICH", "probabilities to print: all (default), tags or none"},
     {"margins", 0, NULL, "also print the raw SVM margin of each label"},
     {"explain", 0, "N", "list the N terms that pushed each chosen tag most"},
+    {"evidence", 0, NULL, "give each tag the passage that supports it most (byte offsets; a snippet with --format text)"},
     {"input-format", 0, "FMT", "auto, jsonl, text or fasttext (default: jsonl for '-' and *.jsonl, else text)"},
     {"max-bytes", 0, "N", "longest line or article accepted, bytes (default 67108864)"},
     {"batch", 0, "N", "articles per work unit (default 64)"},
     {0, 0, 0, 0}};
 
+/* Applies one option to the stream's parameters; EXIT_OK or EXIT_USAGE. */
+static int apply_option(const cli_cmd *cmd, const char *name, const char *v, aitag_stream_params *sp,
+                        aitag_corpus_params *cp, int *format_given, const char **model_path)
+{
+    uint64_t u;
+    if (strcmp(name, "model") == 0) {
+        *model_path = v;
+    } else if (strcmp(name, "threads") == 0) {
+        if (cli_uint(cmd, name, v, 1, 256, &u))
+            return EXIT_USAGE;
+        sp->threads = (uint32_t)u;
+    } else if (strcmp(name, "format") == 0) {
+        if (strcmp(v, "json") == 0)
+            sp->format = AITAG_OUTPUT_JSON;
+        else if (strcmp(v, "tsv") == 0)
+            sp->format = AITAG_OUTPUT_TSV;
+        else if (strcmp(v, "text") == 0)
+            sp->format = AITAG_OUTPUT_TEXT;
+        else
+            return cli_usage_error(cmd, "--format: '%s' is not json, tsv or text", v);
+    } else if (strcmp(name, "top-k") == 0) {
+        if (cli_uint(cmd, name, v, 1, 65536, &u))
+            return EXIT_USAGE;
+        sp->classify.decide.top_k = (uint32_t)u;
+    } else if (strcmp(name, "min-labels") == 0) {
+        if (cli_uint(cmd, name, v, 0, 65536, &u))
+            return EXIT_USAGE;
+        sp->classify.decide.min_labels = (uint32_t)u;
+    } else if (strcmp(name, "scores") == 0) {
+        if (strcmp(v, "all") == 0)
+            sp->scores = AITAG_SCORES_ALL;
+        else if (strcmp(v, "tags") == 0)
+            sp->scores = AITAG_SCORES_TAGS;
+        else if (strcmp(v, "none") == 0)
+            sp->scores = AITAG_SCORES_NONE;
+        else
+            return cli_usage_error(cmd, "--scores: '%s' is not all, tags or none", v);
+    } else if (strcmp(name, "margins") == 0) {
+        sp->margins = 1;
+    } else if (strcmp(name, "evidence") == 0) {
+        sp->classify.evidence = 1;
+    } else if (strcmp(name, "explain") == 0) {
+        if (cli_uint(cmd, name, v, 1, 1000, &u))
+            return EXIT_USAGE;
+        sp->explain = (uint32_t)u;
+    } else if (strcmp(name, "input-format") == 0) {
+        if (parse_input_format(cmd, v, &cp->format))
+            return EXIT_USAGE;
+        *format_given = 1;
+    } else if (strcmp(name, "max-bytes") == 0) {
+        if (cli_uint(cmd, name, v, 16, (uint64_t)1 << 40, &u))
+            return EXIT_USAGE;
+        cp->max_bytes = (size_t)u;
+    } else if (strcmp(name, "batch") == 0) {
+        if (cli_uint(cmd, name, v, 1, 1 << 20, &u))
+            return EXIT_USAGE;
+        sp->batch = (uint32_t)u;
+    }
+    return EXIT_OK;
+}
+
 static int run(const cli_cmd *cmd, int argc, char **argv)
 {
-    pipeline_opts po;
-    memset(&po, 0, sizeof po);
-    po.threads = cli_cores();
-    po.batch = 64;
-    po.decide = aitag_decide_opts_default();
-    po.out = stdout;
+    aitag_stream_params sp = aitag_stream_params_default();
+    sp.threads = cli_cores();
     aitag_corpus_params cp = aitag_corpus_params_default();
     int format_given = 0;
     const char *model_path = NULL;
@@ -43,70 +100,12 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     const char *v;
     int o, rc = EXIT_USAGE;
     while ((o = cli_next(&it, &v)) != CLI_DONE) {
-        uint64_t u;
         if ((rc = cli_common(cmd, o)) >= 0)
             goto out;
-        rc = EXIT_USAGE;
-        if (o == CLI_POSITIONAL) {
+        if (o == CLI_POSITIONAL)
             inputs[n_in++] = v;
-            continue;
-        }
-        const char *name = cmd->opts[o].lng;
-        if (strcmp(name, "model") == 0) {
-            model_path = v;
-        } else if (strcmp(name, "threads") == 0) {
-            if (cli_uint(cmd, name, v, 1, 256, &u))
-                goto out;
-            po.threads = (unsigned)u;
-        } else if (strcmp(name, "format") == 0) {
-            if (strcmp(v, "json") == 0)
-                po.format = OUT_JSON;
-            else if (strcmp(v, "tsv") == 0)
-                po.format = OUT_TSV;
-            else if (strcmp(v, "text") == 0)
-                po.format = OUT_TEXT;
-            else {
-                cli_usage_error(cmd, "--format: '%s' is not json, tsv or text", v);
-                goto out;
-            }
-        } else if (strcmp(name, "top-k") == 0) {
-            if (cli_uint(cmd, name, v, 1, 65536, &u))
-                goto out;
-            po.decide.top_k = (uint32_t)u;
-        } else if (strcmp(name, "min-labels") == 0) {
-            if (cli_uint(cmd, name, v, 0, 65536, &u))
-                goto out;
-            po.decide.min_labels = (uint32_t)u;
-        } else if (strcmp(name, "scores") == 0) {
-            if (strcmp(v, "all") == 0)
-                po.scores = SCORES_ALL;
-            else if (strcmp(v, "tags") == 0)
-                po.scores = SCORES_TAGS;
-            else if (strcmp(v, "none") == 0)
-                po.scores = SCORES_NONE;
-            else {
-                cli_usage_error(cmd, "--scores: '%s' is not all, tags or none", v);
-                goto out;
-            }
-        } else if (strcmp(name, "margins") == 0) {
-            po.margins = 1;
-        } else if (strcmp(name, "explain") == 0) {
-            if (cli_uint(cmd, name, v, 1, 1000, &u))
-                goto out;
-            po.explain = (size_t)u;
-        } else if (strcmp(name, "input-format") == 0) {
-            if (parse_input_format(cmd, v, &cp.format))
-                goto out;
-            format_given = 1;
-        } else if (strcmp(name, "max-bytes") == 0) {
-            if (cli_uint(cmd, name, v, 16, (uint64_t)1 << 40, &u))
-                goto out;
-            cp.max_bytes = (size_t)u;
-        } else if (strcmp(name, "batch") == 0) {
-            if (cli_uint(cmd, name, v, 1, 1 << 20, &u))
-                goto out;
-            po.batch = (size_t)u;
-        }
+        else if ((rc = apply_option(cmd, cmd->opts[o].lng, v, &sp, &cp, &format_given, &model_path)) != EXIT_OK)
+            goto out;
     }
     if (n_in == 0)
         inputs[n_in++] = "-";
@@ -117,9 +116,9 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    po.flush_each = 1; /* a consumer of the stream sees each batch as soon as it is ready */
-    pipeline_stats st;
-    rc = pipeline_run(m, inputs, n_in, &cp, format_given, &po, &st);
+    sp.flush_each = 1; /* a consumer of the stream sees each batch as soon as it is ready */
+    aitag_stream_stats st;
+    rc = cli_stream_run(m, &sp, inputs, n_in, &cp, format_given, stdout, &st);
     if (st.bad) {
         cli_err("%llu of %llu input(s) could not be classified (see the \"error\" lines)", (unsigned long long)st.bad,
                 (unsigned long long)st.docs);

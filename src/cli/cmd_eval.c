@@ -59,40 +59,40 @@ static void print_json(const aitag_model *m, const aitag_metrics *mt, const unkn
 {
     aitag_summary s;
     aitag_metrics_summary(mt, &s);
-    sbuf b = {0};
+    aitag__sbuf b = {0};
     char num[128];
     snprintf(num, sizeof num, "{\"docs\": %llu, \"bad_lines\": %llu, \"accuracy\": %.6f, \"subset_accuracy\": %.6f, ",
              (unsigned long long)s.docs, (unsigned long long)bad, s.accuracy, s.subset_accuracy);
-    sb_puts(&b, num);
+    aitag__sb_puts(&b, num);
     snprintf(num, sizeof num, "\"micro\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f}, ", s.micro.precision,
              s.micro.recall, s.micro.f1);
-    sb_puts(&b, num);
+    aitag__sb_puts(&b, num);
     snprintf(num, sizeof num, "\"macro\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f}, \"labels\": {",
              s.macro_precision, s.macro_recall, s.macro_f1);
-    sb_puts(&b, num);
+    aitag__sb_puts(&b, num);
     size_t n = aitag_metrics_num_labels(mt);
     for (size_t k = 0; k < n; k++) {
         aitag_label_scores l;
         aitag_metrics_label(mt, k, &l);
         const char *name = name_of(m, u, k);
         if (k)
-            sb_puts(&b, ", ");
-        sb_json_string(&b, name, strlen(name));
+            aitag__sb_puts(&b, ", ");
+        aitag__sb_json_string(&b, name, strlen(name));
         snprintf(num, sizeof num, ": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %llu}",
                  l.precision, l.recall, l.f1, (unsigned long long)l.support);
-        sb_puts(&b, num);
+        aitag__sb_puts(&b, num);
     }
-    sb_puts(&b, "}, \"unknown_labels\": {");
+    aitag__sb_puts(&b, "}, \"unknown_labels\": {");
     for (size_t i = 0; i < u->n; i++) {
         if (i)
-            sb_puts(&b, ", ");
-        sb_json_string(&b, u->names[i], strlen(u->names[i]));
+            aitag__sb_puts(&b, ", ");
+        aitag__sb_json_string(&b, u->names[i], strlen(u->names[i]));
         snprintf(num, sizeof num, ": %llu", (unsigned long long)u->count[i]);
-        sb_puts(&b, num);
+        aitag__sb_puts(&b, num);
     }
-    sb_puts(&b, "}}\n");
+    aitag__sb_puts(&b, "}}\n");
     fwrite(b.p, 1, b.len, stdout);
-    sb_free(&b);
+    aitag__sb_free(&b);
 }
 
 static void print_text(const aitag_model *m, const aitag_metrics *mt, const unknown_set *u, uint64_t bad)
@@ -200,7 +200,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     double *margins = calloc(K, sizeof *margins);
     uint32_t *tags = calloc(K, sizeof *tags), gold[64];
     uint64_t bad = 0;
-    sbuf line = {0};
+    aitag__sbuf line = {0};
     if (!margins || !tags) {
         cli_err("out of memory");
         goto done;
@@ -260,16 +260,16 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         }
         if (pf) {
             line.len = 0;
-            sb_puts(&line, "{\"id\": ");
-            sb_json_string(&line, rec.id, strlen(rec.id));
-            sb_puts(&line, ", \"labels\": [");
+            aitag__sb_puts(&line, "{\"id\": ");
+            aitag__sb_json_string(&line, rec.id, strlen(rec.id));
+            aitag__sb_puts(&line, ", \"labels\": [");
             for (size_t j = 0; j < np; j++) {
                 if (j)
-                    sb_puts(&line, ", ");
+                    aitag__sb_puts(&line, ", ");
                 const char *l = aitag_model_label(m, tags[j]);
-                sb_json_string(&line, l, strlen(l));
+                aitag__sb_json_string(&line, l, strlen(l));
             }
-            sb_puts(&line, "]}\n");
+            aitag__sb_puts(&line, "]}\n");
             fwrite(line.p, 1, line.len, pf);
         }
     }
@@ -289,7 +289,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
 done:
     if (pf)
         fclose(pf);
-    sb_free(&line);
+    aitag__sb_free(&line);
     for (size_t i = 0; i < unk.n; i++)
         free(unk.names[i]);
     free(unk.names);

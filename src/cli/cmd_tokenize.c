@@ -17,7 +17,7 @@ static const cli_opt opts[] = {
     {0, 0, 0, 0}};
 
 typedef struct {
-    sbuf *out;
+    aitag__sbuf *out;
     int all, n;
 } tok_ctx;
 
@@ -27,8 +27,8 @@ static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
     if (!c->all && kind != AITAG_TERM_WORD && kind != AITAG_TERM_CJK && kind != AITAG_TERM_HANGUL)
         return 0;
     if (c->n++)
-        sb_put(c->out, "\x1f", 1);
-    sb_put(c->out, term, len);
+        aitag__sb_put(c->out, "\x1f", 1);
+    aitag__sb_put(c->out, term, len);
     return 0;
 }
 
@@ -91,7 +91,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         cli_err("%s", err.msg);
         return EXIT_FAIL;
     }
-    sbuf terms = {0}, line = {0};
+    aitag__sbuf terms = {0}, line = {0};
     for (int f = 0; f < n_in; f++) {
         aitag_corpus_reader *r = NULL;
         if (aitag_corpus_open(inputs[f], &cp, &r, &err) != AITAG_OK) {
@@ -112,13 +112,13 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
                 cli_err("%s", err.msg);
                 rc = EXIT_FAIL;
                 if (json) {
-                    sb_puts(&line, "{\"id\": ");
-                    sb_json_string(&line, rec.id, strlen(rec.id));
-                    sb_puts(&line, ", \"error\": ");
-                    sb_json_string(&line, err.msg, strlen(err.msg));
-                    sb_puts(&line, "}\n");
+                    aitag__sb_puts(&line, "{\"id\": ");
+                    aitag__sb_json_string(&line, rec.id, strlen(rec.id));
+                    aitag__sb_puts(&line, ", \"error\": ");
+                    aitag__sb_json_string(&line, err.msg, strlen(err.msg));
+                    aitag__sb_puts(&line, "}\n");
                 } else {
-                    sb_puts(&line, "\n");
+                    aitag__sb_puts(&line, "\n");
                 }
                 fwrite(line.p, 1, line.len, stdout);
                 continue;
@@ -136,26 +136,26 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
                          strcmp(inputs[f], "-") == 0 ? "<stdin>" : inputs[f],
                          (unsigned long long)rec.line, (unsigned long long)st.invalid);
             if (json) {
-                sb_puts(&line, "{\"id\": ");
-                sb_json_string(&line, rec.id, strlen(rec.id));
-                sb_puts(&line, ", \"tokens\": [");
+                aitag__sb_puts(&line, "{\"id\": ");
+                aitag__sb_json_string(&line, rec.id, strlen(rec.id));
+                aitag__sb_puts(&line, ", \"tokens\": [");
                 for (size_t i = 0, s0 = 0; terms.len && i <= terms.len; i++) {
                     if (i == terms.len || terms.p[i] == '\x1f') {
                         if (s0)
-                            sb_puts(&line, ", ");
-                        sb_json_string(&line, terms.p + s0, i - s0);
+                            aitag__sb_puts(&line, ", ");
+                        aitag__sb_json_string(&line, terms.p + s0, i - s0);
                         s0 = i + 1;
                     }
                 }
                 char tail[64];
                 snprintf(tail, sizeof tail, "], \"invalid_utf8\": %llu}\n", (unsigned long long)st.invalid);
-                sb_puts(&line, tail);
+                aitag__sb_puts(&line, tail);
             } else {
                 for (size_t i = 0; i < terms.len; i++)
                     if (terms.p[i] == '\x1f')
                         terms.p[i] = '|';
-                sb_put(&line, terms.p ? terms.p : "", terms.len);
-                sb_puts(&line, "\n");
+                aitag__sb_put(&line, terms.p ? terms.p : "", terms.len);
+                aitag__sb_puts(&line, "\n");
             }
             if (line.oom) {
                 cli_err("out of memory");
@@ -167,8 +167,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         }
         aitag_corpus_close(r);
     }
-    sb_free(&terms);
-    sb_free(&line);
+    aitag__sb_free(&terms);
+    aitag__sb_free(&line);
     aitag_tokenizer_free(tok);
     return rc;
 }

@@ -1,17 +1,18 @@
 /*
- * jsonout.c: a growable output buffer and JSON string/number writers.
+ * sbuf.c: a growable output buffer and JSON string/number writers.
  * Written by hand rather than with cJSON because classify writes one line
  * per article on the hot path; the output is always valid UTF-8 JSON
- * (invalid input bytes in ids are written as U+FFFD).
+ * (invalid input bytes are written as U+FFFD).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "internal.h"
+#include "sbuf.h"
 
-static int reserve(sbuf *b, size_t extra)
+static int reserve(aitag__sbuf *b, size_t extra)
 {
     if (b->oom)
         return -1;
@@ -20,7 +21,7 @@ static int reserve(sbuf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra)
         cap *= 2;
-    char *p = realloc(b->p, cap);
+    char *p = aitag__realloc(b->p, cap);
     if (!p) {
         b->oom = 1;
         return -1;
@@ -30,7 +31,7 @@ static int reserve(sbuf *b, size_t extra)
     return 0;
 }
 
-void sb_put(sbuf *b, const char *s, size_t n)
+void aitag__sb_put(aitag__sbuf *b, const char *s, size_t n)
 {
     if (reserve(b, n) == 0) {
         memcpy(b->p + b->len, s, n);
@@ -38,7 +39,7 @@ void sb_put(sbuf *b, const char *s, size_t n)
     }
 }
 
-void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+void aitag__sb_puts(aitag__sbuf *b, const char *s) { aitag__sb_put(b, s, strlen(s)); }
 
 /* Length of a valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -73,7 +74,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-void sb_json_string(sbuf *b, const char *str, size_t n)
+void aitag__sb_json_string(aitag__sbuf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     if (reserve(b, n + 2) != 0)
@@ -85,7 +86,7 @@ void sb_json_string(sbuf *b, const char *str, size_t n)
         while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
             run++;
         if (run > i) {
-            sb_put(b, (const char *)s + i, run - i);
+            aitag__sb_put(b, (const char *)s + i, run - i);
             i = run;
             continue;
         }
@@ -94,63 +95,63 @@ void sb_json_string(sbuf *b, const char *str, size_t n)
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            sb_put(b, esc, 2);
+            aitag__sb_put(b, esc, 2);
             i++;
         } else if (c < 0x20) {
             const char *named = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
             if (named) {
-                sb_put(b, named, 2);
+                aitag__sb_put(b, named, 2);
             } else {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
-                sb_put(b, esc, 6);
+                aitag__sb_put(b, esc, 6);
             }
             i++;
         } else {
             size_t len = utf8_len(s + i, n - i);
             if (len) {
-                sb_put(b, (const char *)s + i, len);
+                aitag__sb_put(b, (const char *)s + i, len);
                 i += len;
             } else {
-                sb_put(b, "\xEF\xBF\xBD", 3);
+                aitag__sb_put(b, "\xEF\xBF\xBD", 3);
                 i++;
             }
         }
     }
-    sb_put(b, "\"", 1);
+    aitag__sb_put(b, "\"", 1);
 }
 
-void sb_field(sbuf *b, const char *str, size_t n)
+void aitag__sb_field(aitag__sbuf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         if (s[i] < 0x20 || s[i] == 0x7F) {
-            sb_put(b, " ", 1);
+            aitag__sb_put(b, " ", 1);
             i++;
             continue;
         }
         size_t len = utf8_len(s + i, n - i);
         if (len) {
-            sb_put(b, (const char *)s + i, len);
+            aitag__sb_put(b, (const char *)s + i, len);
             i += len;
         } else {
-            sb_put(b, "\xEF\xBF\xBD", 3);
+            aitag__sb_put(b, "\xEF\xBF\xBD", 3);
             i++;
         }
     }
 }
 
-void sb_double(sbuf *b, double v, int digits)
+void aitag__sb_double(aitag__sbuf *b, double v, int digits)
 {
     static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
     char tmp[48];
     if (!isfinite(v)) {
-        sb_put(b, "null", 4);
+        aitag__sb_put(b, "null", 4);
         return;
     }
     if (digits < 0 || digits > 9 || fabs(v) >= 1e9) {
         int n = snprintf(tmp, sizeof tmp, "%.*f", digits < 0 ? 0 : digits, v);
         if (n > 0)
-            sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+            aitag__sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
         return;
     }
     /* fixed-point by hand: printf's exact binary-to-decimal conversion was a
@@ -169,11 +170,11 @@ void sb_double(sbuf *b, double v, int digits)
     } while (x);
     if (v < 0 && nonzero)
         tmp[--i] = '-';
-    sb_put(b, tmp + i, sizeof tmp - (size_t)i);
+    aitag__sb_put(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
-void sb_free(sbuf *b)
+void aitag__sb_free(aitag__sbuf *b)
 {
-    free(b->p);
+    aitag__free(b->p);
     memset(b, 0, sizeof *b);
 }
