@@ -14,6 +14,16 @@ if [ "$(id -u)" -ne 0 ]; then
 else
     SUDO=
 fi
+# everything already there (a second test run): no apt at all
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all $(echo $pkgs | wc -w) packages present"
+    exit 0
+fi
+echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

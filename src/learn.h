@@ -3,7 +3,8 @@
  *
  *   vocab.c            dataset -> pruned, sorted vocabulary + idf
  *   vocab.c            dataset + vocabulary -> TF-IDF rows (CSR)
- *   solver_liblinear.c rows + ±1 labels -> one weight vector (liblinear dual CD)
+ *   solver_dcd.c       rows + ±1 labels -> one weight vector (dual coordinate descent)
+ *   solver_liblinear.c the same with liblinear's primal trust-region Newton solver
  *   solver_libsvm.c    the same with libsvm's linear C-SVC, collapsed to w, b
  *   calibrate.c        held-out margins -> per-label threshold and Platt sigmoid
  */
@@ -41,17 +42,19 @@ aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, ai
 void aitag__rows_free(aitag__rows *r);
 
 /* A binary linear SVM solver over fixed rows. Training uses the rows listed
- * in idx with labels y (+1/-1); it writes w[n_features] and *b and returns 0,
+ * in idx with labels y (+1/-1) (seed: for a solver that draws random numbers,
+ * from its own generator); it writes w[n_features] and *b and returns 0,
  * -1 if the solver failed or -2 if memory ran out. */
 typedef struct aitag__solver aitag__solver;
 struct aitag__solver {
     const char *name;        /* recorded in the model */
     double default_eps;
     int (*train)(aitag__solver *s, const uint32_t *idx, size_t n, const signed char *y, double C,
-                 double eps, double *w, double *b);
+                 double eps, uint64_t seed, double *w, double *b);
     void (*free)(aitag__solver *s);
 };
 
+aitag_status aitag__dcd_create(const aitag__rows *r, aitag__solver **out, aitag_error *err);
 aitag_status aitag__liblinear_create(const aitag__rows *r, aitag__solver **out, aitag_error *err);
 aitag_status aitag__libsvm_create(const aitag__rows *r, aitag__solver **out, aitag_error *err);
 

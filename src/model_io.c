@@ -452,10 +452,47 @@ fail:
 
 /* ---- loading ----------------------------------------------------------- */
 
+/* Reads exactly size bytes of fd into a new buffer; -1 with errno, or -2 if
+ * the file changed size while being read. */
+static int read_whole(int fd, size_t size, uint8_t **out)
+{
+    uint8_t *p = aitag__malloc(size);
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, p + got, size - got > (1u << 30) ? (1u << 30) : size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            aitag__free(p);
+            errno = e;
+            return r < 0 ? -1 : -2;
+        }
+        got += (size_t)r;
+    }
+    char extra;
+    ssize_t r = read(fd, &extra, 1);
+    if (r != 0) {
+        aitag__free(p);
+        return r < 0 ? -1 : -2;
+    }
+    *out = p;
+    return 0;
+}
+
 aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_model_load: out is NULL");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!path)
+        return aitag__fail(err, AITAG_INVALID, "aitag_model_load: path is NULL");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return aitag__fail(err, AITAG_IO, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -466,25 +503,47 @@ aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return aitag__fail(err, AITAG_IO, "%s: not a regular file", path);
+        return aitag__fail(err, AITAG_IO, "%s: not a regular file (a model must be a file)", path);
     }
     if (st.st_size == 0) {
         close(fd);
         return aitag__fail(err, AITAG_FORMAT, "%s: empty file, not an aitag model", path);
     }
-    size_t size = (size_t)st.st_size;
-    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+        close(fd);
+        return aitag__fail(err, AITAG_LIMIT, "%s: file too large for a model", path);
+    }
+    /* read, not mapped: a model file replaced or truncated in place while
+     * this model is in use cannot take the process down */
+    uint8_t *img = NULL;
+    int r = read_whole(fd, (size_t)st.st_size, &img);
     int e = errno;
     close(fd);
-    if (p == MAP_FAILED)
-        return aitag__fail(err, AITAG_IO, "%s: cannot map the file: %s", path, strerror(e));
-    return model_from_image(p, size, 1, path, out, err);
+    if (r == -2)
+        return aitag__fail(err, AITAG_IO, "%s: the file changed size while being read; try again", path);
+    if (r != 0)
+        return aitag__fail(err, e == ENOMEM ? AITAG_NOMEM : AITAG_IO, "%s: cannot read the model: %s", path,
+                           strerror(e));
+    return model_from_image(img, (size_t)st.st_size, 0, path, out, err);
+}
+
+const void *aitag_model_bytes(const aitag_model *m, size_t *size)
+{
+    if (size)
+        *size = m ? m->image_size : 0;
+    return m ? m->image : NULL;
 }
 
 aitag_status aitag_model_load_bytes(const void *data, size_t size, const char *name, aitag_model **out,
                                     aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_model_load_bytes: out is NULL");
     *out = NULL;
+    if (!name)
+        name = "<memory>";
+    if (!data && size)
+        return aitag__fail(err, AITAG_INVALID, "%s: no data given", name);
     uint8_t *copy = aitag__malloc(size ? size : 1);
     if (!copy)
         return aitag__fail(err, AITAG_NOMEM, "%s: out of memory", name);

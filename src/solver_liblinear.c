@@ -1,17 +1,20 @@
 /*
  * solver_liblinear.c: the liblinear boundary, and the only includer of linear.h.
  *
- * Solver: L2-regularised L2-loss SVM, dual coordinate descent
- * (L2R_L2LOSS_SVC_DUAL, "-s 1"), with a bias feature of value 1, as
- * liblinear's own train command does with "-B 1". Rows are converted once to
- * liblinear's 1-based, -1-terminated node arrays and shared by every label;
- * only y changes between trainings.
+ * Solver: L2-regularised L2-loss SVM in the primal, trust-region Newton
+ * (L2R_L2LOSS_SVC, "-s 2"), with a bias feature of value 1, as liblinear's
+ * own train command does with "-B 1". Rows are converted once to liblinear's
+ * 1-based, -1-terminated node arrays and shared by every label; only y
+ * changes between trainings.
  *
- * liblinear's dual solver shuffles with rand(); train.c seeds it per job and
- * runs parallel jobs in separate processes, so results do not depend on the
- * number of workers.
+ * The primal solver draws no random numbers (the dual one shuffles with the
+ * C library's global rand()), so jobs run on threads and the result does not
+ * depend on their number. liblinear's print hook is process-wide: aitag sets
+ * it once, to a function that discards the text, the first time a liblinear
+ * solver is created.
  */
 #include <linear.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,11 +29,13 @@ typedef struct {
 } ll_solver;
 
 static void quiet(const char *s) { (void)s; }
+static void install_quiet(void) { set_print_string_function(quiet); }
 
 static int ll_train(aitag__solver *base, const uint32_t *idx, size_t n, const signed char *y, double C,
-                    double eps, double *w, double *b)
+                    double eps, uint64_t seed, double *w, double *b)
 {
     ll_solver *s = (ll_solver *)base;
+    (void)seed; /* the primal solver draws no random numbers */
     size_t pos = 0;
     for (size_t i = 0; i < n; i++)
         pos += y[i] > 0;
@@ -61,9 +66,9 @@ static int ll_train(aitag__solver *base, const uint32_t *idx, size_t n, const si
     prob.bias = 1.0;
     struct parameter param;
     memset(&param, 0, sizeof param);
-    param.solver_type = L2R_L2LOSS_SVC_DUAL;
+    param.solver_type = L2R_L2LOSS_SVC;
     param.C = C;
-    param.eps = eps > 0 ? eps : 0.1;
+    param.eps = eps > 0 ? eps : 0.01;
 #if defined(LIBLINEAR_VERSION) && LIBLINEAR_VERSION >= 240
     param.regularize_bias = 1; /* liblinear 2.40 added the field; 0 would be refused for this solver */
 #endif
@@ -100,7 +105,8 @@ aitag_status aitag__liblinear_create(const aitag__rows *r, aitag__solver **out, 
     *out = NULL;
     if (r->n_features >= INT32_MAX - 1)
         return aitag__fail(err, AITAG_LIMIT, "too many features for liblinear");
-    set_print_string_function(quiet);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_quiet);
     ll_solver *s = aitag__calloc(1, sizeof *s);
     size_t nnz = r->start[r->n_docs];
     if (s) {
@@ -112,8 +118,8 @@ aitag_status aitag__liblinear_create(const aitag__rows *r, aitag__solver **out, 
             ll_free(&s->base);
         return aitag__fail(err, AITAG_NOMEM, "out of memory preparing liblinear's problem");
     }
-    s->base.name = "liblinear-l2r-l2loss-svc-dual";
-    s->base.default_eps = 0.1;
+    s->base.name = "liblinear-l2r-l2loss-svc";
+    s->base.default_eps = 0.01;
     s->base.train = ll_train;
     s->base.free = ll_free;
     s->n_features = r->n_features;

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <svm.h>
 
 #include "internal.h"
@@ -20,11 +21,13 @@ typedef struct {
 } svm_solver;
 
 static void quiet(const char *s) { (void)s; }
+static void install_quiet(void) { svm_set_print_string_function(quiet); }
 
 static int sv_train(aitag__solver *base, const uint32_t *idx, size_t n, const signed char *y, double C,
-                    double eps, double *w, double *b)
+                    double eps, uint64_t seed, double *w, double *b)
 {
     svm_solver *s = (svm_solver *)base;
+    (void)seed; /* no probability estimates: no random numbers */
     size_t pos = 0;
     for (size_t i = 0; i < n; i++)
         pos += y[i] > 0;
@@ -90,7 +93,8 @@ aitag_status aitag__libsvm_create(const aitag__rows *r, aitag__solver **out, ait
     *out = NULL;
     if (r->n_features >= INT32_MAX - 1)
         return aitag__fail(err, AITAG_LIMIT, "too many features for libsvm");
-    svm_set_print_string_function(quiet);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_quiet); /* libsvm's hook is process-wide: set once */
     svm_solver *s = aitag__calloc(1, sizeof *s);
     size_t nnz = r->start[r->n_docs];
     if (s) {

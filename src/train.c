@@ -12,20 +12,19 @@
  *     per-label thresholds and Platt sigmoids tuned on all held-out margins.
  *  5. One SVM per label on all documents gives the final weights.
  *
- * Jobs (one binary SVM each) run in `threads` worker processes. Processes,
- * not threads, because liblinear's dual solver draws from the C library's
- * global rand(): each job seeds it, so every job's result depends only on
- * its inputs and the model is the same for any number of workers.
- * Results come back through shared anonymous memory.
+ * Jobs (one binary SVM each) run on `threads` worker threads. The solvers
+ * draw no random numbers (aitag's dual coordinate descent has a
+ * generator of its own, seeded per job; liblinear's primal trust-region
+ * Newton solver and libsvm's SMO without probability estimates use none), and each job writes only its
+ * own slice of the results, so the model is the same for any number of
+ * threads, and training is safe inside a host process with threads of its own.
  */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,7 +45,7 @@ aitag_train_params aitag_train_params_default(void)
     memset(&p, 0, sizeof p);
     p.C = 1.0;
     p.eps = 0.0;
-    p.solver = AITAG_SOLVER_LIBLINEAR;
+    p.solver = AITAG_SOLVER_DCD;
     p.min_df = 2;
     p.max_df = 1.0;
     p.max_features = 0;
@@ -65,7 +64,7 @@ const char *aitag_train_params_check(const aitag_train_params *p)
         return "C must be a positive number";
     if (p->eps < 0 || !isfinite(p->eps))
         return "eps must be >= 0 (0 = the solver's default)";
-    if (p->solver != AITAG_SOLVER_LIBLINEAR && p->solver != AITAG_SOLVER_LIBSVM)
+    if (p->solver != AITAG_SOLVER_LIBLINEAR && p->solver != AITAG_SOLVER_LIBSVM && p->solver != AITAG_SOLVER_DCD)
         return "unknown solver";
     if (p->min_df < 1)
         return "min_df must be at least 1";
@@ -99,25 +98,23 @@ typedef struct trainer {
     double Cs[8];
     double C_final;
     double eps;
-    /* shared with worker processes */
+    /* job outputs: each job writes its own part */
     double *dv;                /* nC x K x N held-out margins */
     float *W;                  /* K x V final weights */
     double *bias;              /* K */
-    long *done;
-    long *wstat;               /* per worker: 0 running, 1 finished, else a JOB_ code */
-    size_t shm_size;
-    void *shm;
 } trainer;
 
-/* What a job returns; a failed worker also leaves it in wstat. */
+/* What a job returns. */
 enum { JOB_OK = 0, JOB_SOLVER = -1, JOB_NOMEM = -2 };
 
-static int job_seed(const trainer *t, uint32_t k, uint32_t f)
+/* Trains label k on idx[0..n) and returns w (V doubles, caller frees) and b. */
+/* Each job's own seed: a function of the training seed, the label and the fold. */
+static uint64_t job_seed(const trainer *t, uint32_t k, uint32_t f)
 {
-    return (int)((t->p->seed * 0x9E3779B1u + k * 7919u + f * 104729u) & 0x7fffffff);
+    uint64_t s = t->p->seed ^ ((uint64_t)k << 32) ^ ((uint64_t)f << 20);
+    return s * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
 }
 
-/* Trains label k on idx[0..n) and returns w (V doubles, caller frees) and b. */
 static int fit(trainer *t, uint32_t k, uint32_t f, double C, const uint32_t *idx, size_t n, double **w_out,
                double *b)
 {
@@ -131,8 +128,7 @@ static int fit(trainer *t, uint32_t k, uint32_t f, double C, const uint32_t *idx
     const signed char *Yk = t->Y + (size_t)k * t->N;
     for (size_t i = 0; i < n; i++)
         y[i] = Yk[idx[i]];
-    srand((unsigned)job_seed(t, k, f));
-    int rc = t->solver->train(t->solver, idx, n, y, C, t->eps, w, b);
+    int rc = t->solver->train(t->solver, idx, n, y, C, t->eps, job_seed(t, k, f), w, b);
     aitag__free(y);
     if (rc != 0) {
         aitag__free(w);
@@ -200,82 +196,100 @@ static aitag_status job_failed(aitag_error *err, int code, const char *stage)
     return aitag__fail(err, AITAG_SOLVER, "training failed (%s): the solver failed", stage);
 }
 
-/* Runs jobs 0..njobs-1, in this process (one worker) or in forked workers.
- * A worker reports through shared memory (wstat), not only its exit status,
- * so a host that ignores or reaps SIGCHLD cannot make the wait hang. */
+/* A batch of independent jobs, claimed one at a time by the workers. */
+typedef struct jobrun {
+    trainer *t;
+    int (*job)(trainer *, size_t);
+    size_t njobs, next, done;
+    int failed, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} jobrun;
+
+static void *job_worker(void *arg)
+{
+    jobrun *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->failed && !r->stop && r->next < r->njobs) {
+        size_t j = r->next++;
+        pthread_mutex_unlock(&r->mu);
+        int rc = r->job(r->t, j);
+        pthread_mutex_lock(&r->mu);
+        if (rc != JOB_OK && !r->failed)
+            r->failed = rc;
+        r->done++;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Waits for the workers, reporting progress from the calling thread every
+ * 50 ms; a progress callback that returns non-zero stops them after the jobs
+ * they are running. */
+static int wait_jobs(jobrun *r, const char *stage, aitag_progress_fn progress, void *ud)
+{
+    int cancelled = 0;
+    pthread_mutex_lock(&r->mu);
+    while (r->done < r->next || (!r->failed && !r->stop && r->next < r->njobs)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        size_t done = r->done;
+        pthread_mutex_unlock(&r->mu);
+        int stop = progress && !cancelled && progress(ud, stage, done, r->njobs);
+        pthread_mutex_lock(&r->mu);
+        if (stop) {
+            cancelled = 1;
+            r->stop = 1;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return cancelled;
+}
+
+/* Runs jobs 0..njobs-1 on worker threads. Every job writes only its own
+ * outputs and draws no random numbers, so the model is the same for any
+ * number of threads. */
 static aitag_status run_jobs(trainer *t, size_t njobs, int (*job)(trainer *, size_t), const char *stage,
                              aitag_progress_fn progress, void *ud, aitag_error *err)
 {
     unsigned workers = worker_count(t->p);
     if (workers > njobs)
         workers = (unsigned)njobs;
-    __atomic_store_n(t->done, 0, __ATOMIC_SEQ_CST);
-    if (workers <= 1) {
-        for (size_t j = 0; j < njobs; j++) {
+    jobrun r = {.t = t, .job = job, .njobs = njobs};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    pthread_t tid[MAX_WORKERS];
+    unsigned started = 0;
+    int cerr = 0;
+    while (started < workers && (cerr = pthread_create(&tid[started], NULL, job_worker, &r)) == 0)
+        started++;
+    int cancelled = 0;
+    if (started == 0) {
+        /* no thread could start: do the work here */
+        for (size_t j = 0; j < njobs && !r.failed && !cancelled; j++) {
             int rc = job(t, j);
             if (rc != JOB_OK)
-                return job_failed(err, rc, stage);
-            if (progress && progress(ud, stage, j + 1, njobs))
-                return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
+                r.failed = rc;
+            cancelled = progress && progress(ud, stage, j + 1, njobs);
         }
-        return AITAG_OK;
+    } else {
+        cancelled = wait_jobs(&r, stage, progress, ud);
     }
-    pid_t pid[MAX_WORKERS];
-    unsigned started = 0;
-    fflush(NULL); /* so buffered output is not written twice */
-    for (; started < workers; started++) {
-        __atomic_store_n(&t->wstat[started], 0, __ATOMIC_SEQ_CST);
-        pid_t c = fork();
-        if (c < 0)
-            break;
-        if (c == 0) {
-            for (size_t j = started; j < njobs; j += workers) {
-                int rc = job(t, j);
-                if (rc != JOB_OK) {
-                    __atomic_store_n(&t->wstat[started], rc, __ATOMIC_SEQ_CST);
-                    _exit(3);
-                }
-                __atomic_add_fetch(t->done, 1, __ATOMIC_SEQ_CST);
-            }
-            __atomic_store_n(&t->wstat[started], 1, __ATOMIC_SEQ_CST);
-            _exit(0);
-        }
-        pid[started] = c;
-    }
-    int failed = started < workers ? JOB_NOMEM : 0, cancelled = 0;
-    unsigned live = started;
-    int reaped[MAX_WORKERS] = {0};
-    while (live) {
-        for (unsigned w = 0; w < started; w++) {
-            if (reaped[w])
-                continue;
-            int status = 0;
-            pid_t r = waitpid(pid[w], &status, WNOHANG);
-            if (r == pid[w] || (r < 0 && errno == ECHILD)) {
-                reaped[w] = 1;
-                live--;
-                long ws = __atomic_load_n(&t->wstat[w], __ATOMIC_SEQ_CST);
-                if (ws != 1 && !failed)
-                    failed = ws < 0 ? (int)ws : JOB_SOLVER; /* 0: killed before it finished */
-            }
-        }
-        if (!live)
-            break;
-        if ((failed || cancelled) && live) {
-            for (unsigned w = 0; w < started; w++)
-                if (!reaped[w])
-                    kill(pid[w], SIGKILL);
-        }
-        if (progress && !cancelled &&
-            progress(ud, stage, (size_t)__atomic_load_n(t->done, __ATOMIC_SEQ_CST), njobs))
-            cancelled = 1;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    for (unsigned w = 0; w < started; w++)
+        pthread_join(tid[w], NULL);
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
+    if (r.failed)
+        return job_failed(err, r.failed, stage);
     if (cancelled)
         return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
-    if (failed)
-        return job_failed(err, failed, stage);
     if (progress)
         progress(ud, stage, njobs, njobs);
     return AITAG_OK;
@@ -363,8 +377,9 @@ static void hex64(char *buf, uint64_t v) { snprintf(buf, 17, "%016llx", (unsigne
 
 static void trainer_free(trainer *t)
 {
-    if (t->shm)
-        munmap(t->shm, t->shm_size);
+    aitag__free(t->dv);
+    aitag__free(t->W);
+    aitag__free(t->bias);
     if (t->solver)
         t->solver->free(t->solver);
     aitag__rows_free(&t->rows);
@@ -476,8 +491,9 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, ai
     if (rc != AITAG_OK)
         goto done;
     t.V = voc.n;
-    rc = p->solver == AITAG_SOLVER_LIBSVM ? aitag__libsvm_create(&t.rows, &t.solver, err)
-                                          : aitag__liblinear_create(&t.rows, &t.solver, err);
+    rc = p->solver == AITAG_SOLVER_LIBSVM      ? aitag__libsvm_create(&t.rows, &t.solver, err)
+         : p->solver == AITAG_SOLVER_LIBLINEAR ? aitag__liblinear_create(&t.rows, &t.solver, err)
+                                               : aitag__dcd_create(&t.rows, &t.solver, err);
     if (rc != AITAG_OK)
         goto done;
     t.eps = p->eps > 0 ? p->eps : t.solver->default_eps;
@@ -562,20 +578,13 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p, ai
         t.nC = sizeof C_GRID / sizeof C_GRID[0];
         memcpy(t.Cs, C_GRID, sizeof C_GRID);
     }
-    const size_t hdr = sizeof(long) * (8 + MAX_WORKERS); /* progress counter, worker states */
-    t.shm_size = hdr + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N * sizeof(double) : 0) +
-                 (size_t)t.K * t.V * sizeof(float) + (size_t)t.K * sizeof(double);
-    t.shm = mmap(NULL, t.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (t.shm == MAP_FAILED) {
-        t.shm = NULL;
-        rc = aitag__fail(err, AITAG_NOMEM, "cannot map %zu bytes of shared memory for training", t.shm_size);
+    t.bias = aitag__calloc(t.K, sizeof *t.bias);
+    t.dv = t.folds >= 2 ? aitag__calloc((size_t)t.nC * t.K * t.N, sizeof *t.dv) : NULL;
+    t.W = aitag__calloc((size_t)t.K * t.V, sizeof *t.W);
+    if (!t.bias || !t.W || (t.folds >= 2 && !t.dv)) {
+        rc = aitag__fail(err, AITAG_NOMEM, "out of memory for the training results");
         goto done;
     }
-    t.done = t.shm;
-    t.wstat = t.done + 8;
-    t.bias = (double *)((char *)t.shm + hdr);
-    t.dv = t.bias + t.K;
-    t.W = (float *)(t.dv + (t.folds >= 2 ? (size_t)t.nC * t.K * t.N : 0));
 
     /* cross-validation */
     uint32_t best = 0;

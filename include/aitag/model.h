@@ -37,9 +37,12 @@ extern "C" {
 
 typedef struct aitag_model aitag_model;
 
-/* Maps and validates a model file; *out is owned by the caller. Refuses a
+/* Reads and validates a model file; *out is owned by the caller. Refuses a
  * truncated, corrupted, foreign or newer-version file with AITAG_FORMAT,
- * AITAG_CORRUPT or AITAG_VERSION and a message naming the file. */
+ * AITAG_CORRUPT or AITAG_VERSION and a message naming the file. The file is
+ * read into memory, so it may be replaced, truncated or rewritten in place
+ * while the model is in use; anything but a regular file (a FIFO, a device)
+ * is refused without being opened for reading. */
 AITAG_API aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *err);
 
 /* The same from bytes in memory (copied). name is used in messages. */
@@ -51,6 +54,11 @@ AITAG_API aitag_status aitag_model_load_bytes(const void *data, size_t size, con
  * followed (the link stays); a path that names anything but a regular file
  * is refused. The new file's mode is 0666 less the umask. */
 AITAG_API aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err);
+
+/* The model's file image, byte for byte what aitag_model_save writes (for
+ * shipping a model over a network or into another process, where
+ * aitag_model_load_bytes takes it back). Valid while m lives. */
+AITAG_API const void *aitag_model_bytes(const aitag_model *m, size_t *size);
 
 AITAG_API void aitag_model_free(aitag_model *m); /* NULL is a no-op */
 

@@ -44,20 +44,21 @@ AITAG_API size_t aitag_dataset_size(const aitag_dataset *d);
 AITAG_API size_t aitag_dataset_num_labels(const aitag_dataset *d);
 
 typedef enum aitag_solver {
-    AITAG_SOLVER_LIBLINEAR = 0, /* L2-regularised L2-loss SVM, dual coordinate descent */
-    AITAG_SOLVER_LIBSVM = 1     /* libsvm C-SVC, linear kernel, collapsed to one weight vector */
+    AITAG_SOLVER_LIBLINEAR = 0, /* liblinear's L2-regularised L2-loss SVM, primal trust-region Newton */
+    AITAG_SOLVER_LIBSVM = 1,    /* libsvm C-SVC, linear kernel, collapsed to one weight vector */
+    AITAG_SOLVER_DCD = 2        /* the same SVM as liblinear's, by dual coordinate descent (default) */
 } aitag_solver;
 
 typedef struct aitag_train_params {
     double   C;             /* SVM cost, > 0; default 1 */
-    double   eps;           /* solver tolerance; 0 = the solver's default (0.1 liblinear, 0.001 libsvm) */
-    aitag_solver solver;    /* default liblinear */
+    double   eps;           /* solver tolerance; 0 = the solver's default (0.1 dcd, 0.01 liblinear, 0.001 libsvm) */
+    aitag_solver solver;    /* default AITAG_SOLVER_DCD */
     uint32_t min_df;        /* drop terms seen in fewer documents; default 2 */
     double   max_df;        /* drop terms seen in more than this share of documents; default 1.0 */
     uint32_t max_features;  /* keep the most frequent terms only; 0 = all (default) */
     uint32_t folds;         /* held-out folds for thresholds and calibration; 0 = none; default 3 */
     uint32_t threads;       /* parallel workers for training; 0 = number of cores; default 0 */
-    uint64_t seed;          /* fold assignment and solver shuffling; default 1 */
+    uint64_t seed;          /* fold assignment and dcd's visiting order; default 1 */
     int      search_C;      /* 1 = pick C from {0.1,0.3,1,3,10,30} by cross-validated F1/accuracy */
     int      force_multilabel; /* 1 = thresholds per label even if every document has one label */
     uint32_t max_labels;    /* limit on distinct labels; default 4096 */
@@ -84,10 +85,13 @@ typedef int (*aitag_progress_fn)(void *ud, const char *stage, size_t done, size_
 /* Trains a model; *out is owned by the caller (aitag_model_free). report and
  * progress may be NULL. Labels without positive or negative documents are
  * skipped and listed in the model header as "untrainable_labels".
- * Threads: with threads > 1 the SVMs are fitted in forked worker processes
- * (liblinear draws from the C library's rand(), which each job seeds); with
- * one worker they run in the calling process and reseed its rand(), so two
- * threads of one program must not train at the same time with threads = 1. */
+ * Threads: the SVMs are fitted on p->threads worker threads. No solver
+ * draws random numbers and no process-wide state is touched (but for
+ * liblinear's and libsvm's print hooks, set once, to silence), so the model
+ * is the same byte for byte for any thread count, and several threads of a
+ * host may train at the same time. The progress callback is called from the
+ * calling thread only; returning non-zero stops the workers after the jobs
+ * they are running, and aitag_train returns AITAG_CANCELLED. */
 AITAG_API aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p,
                          aitag_progress_fn progress, void *ud, aitag_model **out,
                          aitag_cv_report *report, aitag_error *err);

@@ -15,8 +15,8 @@ static const cli_opt opts[] = {
     {"input", 'i', "FILE", "labelled corpus: JSON lines or fastText format ('-' = stdin)"},
     {"output", 'o', "MODEL", "model file to write (atomically: temp file + rename)"},
     {"cost", 'C', "X", "SVM cost C (default 1)"},
-    {"solver", 0, "NAME", "liblinear (L2-loss SVM, dual; default) or libsvm (C-SVC, linear kernel)"},
-    {"eps", 0, "X", "solver tolerance (default: 0.1 liblinear, 0.001 libsvm)"},
+    {"solver", 0, "NAME", "dcd (L2-loss SVM, dual coordinate descent; default), liblinear (the same SVM, primal Newton) or libsvm (C-SVC, linear kernel)"},
+    {"eps", 0, "X", "solver tolerance (default: 0.1 dcd, 0.01 liblinear, 0.001 libsvm)"},
     {"min-df", 0, "N", "ignore terms in fewer than N documents (default 2)"},
     {"max-df", 0, "X", "ignore terms in more than this share of documents (default 1.0)"},
     {"max-features", 0, "N", "keep only the N most frequent terms (default: all)"},
@@ -30,7 +30,7 @@ static const cli_opt opts[] = {
     {"search-C", 0, NULL, "choose C from 0.1 0.3 1 3 10 30 by cross-validation"},
     {"multi-label", 0, NULL, "tune per-label thresholds even if every document has one label"},
     {"threads", 't', "N", "parallel training workers (default: number of cores)"},
-    {"seed", 0, "N", "seed for folds and solver shuffling (default 1)"},
+    {"seed", 0, "N", "seed for folds and the dcd solver's visiting order (default 1)"},
     {"skip-bad", 0, NULL, "skip malformed lines (counted) instead of stopping at the first"},
     {"input-format", 0, "FMT", "auto, jsonl or fasttext (default auto)"},
     {"max-bytes", 0, "N", "longest line accepted, bytes (default 67108864)"},
@@ -119,12 +119,14 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             DBL_OPT(1e-6, 1e6);
             tp.C = d;
         } else if (IS("solver")) {
-            if (strcmp(v, "liblinear") == 0)
+            if (strcmp(v, "dcd") == 0)
+                tp.solver = AITAG_SOLVER_DCD;
+            else if (strcmp(v, "liblinear") == 0)
                 tp.solver = AITAG_SOLVER_LIBLINEAR;
             else if (strcmp(v, "libsvm") == 0)
                 tp.solver = AITAG_SOLVER_LIBSVM;
             else
-                return cli_usage_error(cmd, "--solver: '%s' is not liblinear or libsvm", v);
+                return cli_usage_error(cmd, "--solver: '%s' is not dcd, liblinear or libsvm", v);
         } else if (IS("eps")) {
             DBL_OPT(0, 10);
             tp.eps = d;
