@@ -150,6 +150,10 @@ static aitag_status check_numbers(image_ctx *c, const aitag_model *m)
                                (unsigned long long)i, (double)f);
     }
     const float lim = (float)AITAG__MAX_ABS;
+    for (uint64_t i = 0; m->gate && i < V; i++)
+        if (!(m->gate[i] >= -lim && m->gate[i] <= lim))
+            return aitag__fail(c->err, AITAG_CORRUPT, "%s: gate weight %llu is not a finite number of sensible size",
+                               c->name, (unsigned long long)i);
     for (uint64_t i = 0; i < V * K; i++) {
         float w = m->weights[i];
         if (!(w >= -lim && w <= lim)) /* also NaN */
@@ -259,7 +263,9 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, const char
         uint64_t V = m->n_features, K = m->n_labels, n;
         m->idf = (const float *)section(&c, &m->meta, "idf", V * 4, &n);
         m->weights = m->idf ? (const float *)section(&c, &m->meta, "weights", V * K * 4, &n) : NULL;
-        rc = !m->weights ? err->code : check_numbers(&c, m);
+        if (m->weights && m->meta.info.gate)
+            m->gate = (const float *)section(&c, &m->meta, "gate_weights", V * 4, &n);
+        rc = !m->weights || (m->meta.info.gate && !m->gate) ? err->code : check_numbers(&c, m);
         if (rc == AITAG_OK && !m->hash_bits)
             rc = check_vocabulary(&c, m);
     }
@@ -540,7 +546,7 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     *out = NULL;
     aitag__meta *meta = s->meta;
     uint64_t V = meta->info.n_features, K = meta->info.n_labels, T = 0;
-    sec_t sec[5];
+    sec_t sec[6];
     int ns = 0;
     uint32_t *table = NULL;
     if (!meta->info.hash_bits) {
@@ -552,6 +558,8 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     }
     sec[ns++] = (sec_t){"idf", s->idf, V * 4};
     sec[ns++] = (sec_t){"weights", s->weights, V * K * 4};
+    if (meta->info.gate)
+        sec[ns++] = (sec_t){"gate_weights", s->gate, V * 4};
     uint64_t off = 0;
     for (int i = 0; i < ns; i++) {
         aitag_model_section *x = &meta->sections[i];

@@ -122,6 +122,9 @@ typedef struct aitag_model_info {
     int passages;               /* 1: the rule below is applied */
     uint32_t passage_words;     /* words per window (CJK: characters / 2) */
     const double *passage_weight; /* per label: the passage margin's share in the decision, 0..1 */
+    /* the gate: an article gets tags only if its gate margin passes gate_threshold */
+    int gate;
+    double gate_bias, gate_threshold;
 } aitag_model_info;
 
 /* The model's metadata (never NULL for a loaded or trained model). */

@@ -68,6 +68,9 @@ typedef struct aitag_train_params {
     int      search_C;      /* 1 = pick C from {0.1,0.3,1,3,10,30} by cross-validated F1/accuracy */
     int      force_multilabel; /* 1 = thresholds per label even if every document has one label */
     uint32_t max_labels;    /* limit on distinct labels; default 4096 */
+    int      gate;          /* 1 = also learn a gate, "about any label at all?", from the
+                               unlabelled documents, and tag only where it opens (multi-label
+                               models with folds); default 0 */
     /* add new fields here, never in the middle */
 } aitag_train_params;
 
