@@ -400,6 +400,25 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Where a (dangling) symbolic link points, as a path usable from here (a
+ * relative target is relative to the link's folder); malloc'd, or NULL. */
+static char *link_target(const char *path)
+{
+    char buf[4096];
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    size_t dir = buf[0] == '/' || !slash ? 0 : (size_t)(slash - path + 1);
+    char *out = malloc(dir + (size_t)n + 1);
+    if (out) {
+        memcpy(out, path, dir);
+        memcpy(out + dir, buf, (size_t)n + 1);
+    }
+    return out;
+}
+
 aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err)
 {
     /* Save over what the path names: a symbolic link keeps pointing at the
@@ -410,8 +429,12 @@ aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_erro
     if (lstat(path, &st) == 0) {
         if (S_ISLNK(st.st_mode)) {
             target = realpath(path, NULL);
-            if (!target || stat(target, &st) != 0)
-                st.st_mode = S_IFREG; /* a dangling link: write where it points */
+            if (!target) /* a dangling link: the new file goes where it points */
+                target = link_target(path);
+            if (!target)
+                return aitag__fail(err, AITAG_IO, "%s: cannot follow the symbolic link", path);
+            if (stat(target, &st) != 0)
+                st.st_mode = S_IFREG;
         }
         if (!S_ISREG(st.st_mode)) {
             free(target);

@@ -25,7 +25,7 @@ MIN_LONG_MULTI, MIN_LONG_3, MIN_LONG_4 = 600, 150, 40
 LONG_CHARS = {"ja": 1200, "zh": 1200}   # CJK: characters; every other language: 2,000 characters
 MIN_HANT = 40                            # Traditional Chinese ("script": "Hant") among them
 MIN_HARD_NEGATIVES = 400                 # kind "negative" or "trap", no label
-MIN_DEV = 0  # raised to 300 once the development set is complete
+MIN_DEV = 300
 
 
 def load(path):

@@ -9,7 +9,7 @@
  *
  * File format (version 1), all integers little-endian:
  *   [0..64)   prefix: "AITAGMDL", u32 format version, u32 0, u64 header length,
- *             u64 header checksum, u64 data offset, u64 file size, 8 zero bytes
+ *             u64 header checksum, u64 data offset, u64 file size, 16 zero bytes
  *   [64..)    header: JSON (labels, thresholds, calibration, tokenizer and
  *             feature settings, training settings, section table)
  *   data      sections at 64-byte aligned offsets (relative to the data
@@ -207,7 +207,7 @@ typedef struct aitag_result {
 AITAG_API aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, const aitag_classify_opts *o,
                             aitag_result *out, aitag_error *err);
 
-/* Explanation: the n terms with the largest contribution x_i * w_ik to label
+/* Explanation: the n terms with the largest positive contribution x_i * w_ik to label
  * k's margin, written to ids/contrib (n entries at most); returns how many. */
 AITAG_API size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, size_t n,
                      uint32_t *ids, double *contrib);
