@@ -47,6 +47,13 @@ struct aitag_classifier {
     aitag__spans spans;
     double *pmargins, *best;
     size_t *best_span;
+    /* the current passage's counts, kept beside the document's while its
+     * terms are counted (one tokenization serves both) */
+    int in_passage;
+    uint32_t *pcount, *ptouched;
+    size_t pn, pcap;
+    float *pvals;
+    size_t pvals_cap;
     /* lookups in flight: hashes whose table slot is being prefetched */
     uint64_t pend[PREFETCH_DEPTH];
     unsigned pend_head, pend_n;
@@ -68,7 +75,8 @@ aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **ou
     c->pmargins = aitag__calloc(m->n_labels, sizeof *c->pmargins);
     c->best = aitag__calloc(m->n_labels, sizeof *c->best);
     c->best_span = aitag__calloc(m->n_labels, sizeof *c->best_span);
-    if (!c->count || !c->acc || !c->margins || !c->probs || !c->tags || !c->evidence || !c->pmargins || !c->best ||
+    c->pcount = aitag__calloc(m->n_features, sizeof *c->pcount);
+    if (!c->pcount || !c->count || !c->acc || !c->margins || !c->probs || !c->tags || !c->evidence || !c->pmargins || !c->best ||
         !c->best_span) {
         aitag_classifier_free(c);
         return aitag__fail(err, AITAG_NOMEM, "out of memory creating a classifier");
@@ -100,6 +108,9 @@ void aitag_classifier_free(aitag_classifier *c)
     aitag__free(c->best);
     aitag__free(c->best_span);
     aitag__spans_free(&c->spans);
+    aitag__free(c->pcount);
+    aitag__free(c->ptouched);
+    aitag__free(c->pvals);
     aitag__free(c);
 }
 
@@ -115,6 +126,14 @@ static int count_feature(aitag_classifier *c, uint64_t h)
             return 1;
         }
         c->touched[c->n_touched++] = (uint32_t)id;
+    }
+    if (c->in_passage && c->pcount[id]++ == 0) {
+        if (c->pn == c->pcap && aitag__grow(&c->ptouched, &c->pcap, c->pn + 1, sizeof *c->ptouched)) {
+            c->pcount[id]--;
+            c->oom = 1;
+            return 1;
+        }
+        c->ptouched[c->pn++] = (uint32_t)id;
     }
     return 0;
 }
@@ -149,16 +168,27 @@ static void drain(aitag_classifier *c)
     c->pend_head = 0;
 }
 
-aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, aitag_features *out,
-                             aitag_tokenize_stats *stats, aitag_error *err)
+static void featurize_begin(aitag_classifier *c)
 {
-    const aitag_model *m = c->m;
     c->n_touched = 0;
     c->oom = 0;
     c->pend_n = 0;
     c->pend_head = 0;
+}
+
+/* Counts the terms of one piece of the text (the whole of it, or a passage). */
+static aitag_status featurize_add(aitag_classifier *c, const char *text, size_t len, aitag_tokenize_stats *stats,
+                                  aitag_error *err)
+{
     aitag_status rc = aitag_tokenize(c->tok, text, len, on_term, c, stats, err);
     drain(c);
+    return rc;
+}
+
+/* The counted terms -> the L2-normalised TF-IDF vector; counts back to zero. */
+static aitag_status featurize_end(aitag_classifier *c, aitag_status rc, aitag_features *out, aitag_error *err)
+{
+    const aitag_model *m = c->m;
     size_t n = c->n_touched;
     if (rc == AITAG_OK && (aitag__grow(&c->vals, &c->vals_cap, n ? n : 1, sizeof *c->vals) != 0 ||
                            aitag__grow(&c->raw, &c->raw_cap, n ? n : 1, sizeof *c->raw) != 0))
@@ -185,6 +215,13 @@ aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, 
     out->ids = c->touched;
     out->vals = c->vals;
     return AITAG_OK;
+}
+
+aitag_status aitag_featurize(aitag_classifier *c, const char *text, size_t len, aitag_features *out,
+                             aitag_tokenize_stats *stats, aitag_error *err)
+{
+    featurize_begin(c);
+    return featurize_end(c, featurize_add(c, text, len, stats, err), out, err);
 }
 
 void aitag_score(aitag_classifier *c, const aitag_features *x, double *margins)
@@ -247,17 +284,36 @@ static double gate_margin(const aitag_model *m, const aitag_features *x)
 /* Window size for evidence when the model has no passage rule of its own. */
 #define EVIDENCE_WORDS 100
 
-/* Scores every passage of a text of several: each label's best passage
- * margin and its span. With one passage (or none) best stays unset and
- * n_spans says so. */
-static aitag_status score_passages(aitag_classifier *c, const char *text, size_t len, uint32_t words,
-                                   aitag_error *err)
+/* The current passage's vector (from pcount) scored into pmargins; its
+ * counts back to zero. */
+static int score_passage(aitag_classifier *c)
+{
+    const aitag_model *m = c->m;
+    size_t n = c->pn;
+    if (aitag__grow(&c->pvals, &c->pvals_cap, n ? n : 1, sizeof *c->pvals) != 0)
+        return -1;
+    double norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = c->ptouched[i];
+        double x = aitag__tfidf(c->pcount[id], m->idf[id]);
+        c->pcount[id] = 0;
+        c->pvals[i] = (float)x;
+        norm += x * x;
+    }
+    norm = norm > 0 ? 1.0 / sqrt(norm) : 0.0;
+    for (size_t i = 0; i < n; i++)
+        c->pvals[i] = (float)(c->pvals[i] * norm);
+    aitag_features x = {n, c->ptouched, c->pvals};
+    aitag_score(c, &x, c->pmargins);
+    c->pn = 0;
+    return 0;
+}
+
+/* For evidence with a model trained on whole articles: each passage
+ * featurized and scored on its own (the document is featurized after). */
+static aitag_status score_passages_apart(aitag_classifier *c, const char *text, aitag_error *err)
 {
     const uint32_t K = c->m->n_labels;
-    if (aitag__passages(text, len, words, &c->spans) != 0)
-        return aitag__fail(err, AITAG_NOMEM, "out of memory cutting passages");
-    if (c->spans.n < 2)
-        return AITAG_OK;
     for (uint32_t k = 0; k < K; k++)
         c->best[k] = -HUGE_VAL;
     for (size_t p = 0; p < c->spans.n; p++) {
@@ -274,6 +330,45 @@ static aitag_status score_passages(aitag_classifier *c, const char *text, size_t
             }
     }
     return AITAG_OK;
+}
+
+/* Featurizes a text of several passages in one tokenization: each passage is
+ * counted on its own and scored (each label's best passage margin and its
+ * span are kept), and the document's vector is the sum of its passages'
+ * (so a word pair that spans two passages is not a term, as in training). */
+static aitag_status featurize_passages(aitag_classifier *c, const char *text, aitag_features *x,
+                                       aitag_tokenize_stats *stats, aitag_error *err)
+{
+    const uint32_t K = c->m->n_labels;
+    for (uint32_t k = 0; k < K; k++)
+        c->best[k] = -HUGE_VAL;
+    featurize_begin(c);
+    c->in_passage = 1;
+    aitag_status rc = AITAG_OK;
+    memset(stats, 0, sizeof *stats);
+    for (size_t p = 0; p < c->spans.n && rc == AITAG_OK; p++) {
+        const aitag__span *sp = &c->spans.v[p];
+        aitag_tokenize_stats ps;
+        rc = featurize_add(c, text + sp->start, sp->end - sp->start, &ps, err);
+        if (rc == AITAG_OK && !c->oom && score_passage(c) != 0)
+            c->oom = 1;
+        stats->bytes += ps.bytes;
+        stats->words += ps.words;
+        stats->terms += ps.terms;
+        stats->invalid += ps.invalid;
+        stats->nul_bytes += ps.nul_bytes;
+        stats->dropped_long += ps.dropped_long;
+        for (uint32_t k = 0; rc == AITAG_OK && !c->oom && k < K; k++)
+            if (c->pmargins[k] > c->best[k]) {
+                c->best[k] = c->pmargins[k];
+                c->best_span[k] = p;
+            }
+    }
+    c->in_passage = 0;
+    for (size_t i = 0; i < c->pn; i++) /* what an interrupted passage had counted */
+        c->pcount[c->ptouched[i]] = 0;
+    c->pn = 0;
+    return featurize_end(c, rc, x, err);
 }
 
 /* Each tag's passage: the best-scoring one (the whole text when it has one),
@@ -309,10 +404,15 @@ aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, c
     c->last_len = len;
     c->spans.n = 0;
     aitag_status rc = AITAG_OK;
-    if (mi->passages || o->evidence) /* passages first: the document's features stay for explain */
-        rc = score_passages(c, c->last_text, len, mi->passages ? mi->passage_words : EVIDENCE_WORDS, err);
+    if ((mi->passages || o->evidence) &&
+        aitag__passages(c->last_text, len, mi->passages ? mi->passage_words : EVIDENCE_WORDS, &c->spans) != 0)
+        return aitag__fail(err, AITAG_NOMEM, "out of memory cutting passages");
     aitag_features x;
-    if (rc == AITAG_OK)
+    if (c->spans.n >= 2 && mi->passages)
+        rc = featurize_passages(c, c->last_text, &x, &out->stats, err);
+    else if (c->spans.n >= 2) /* evidence only: the document as it was trained, passages apart */
+        rc = score_passages_apart(c, c->last_text, err);
+    if (rc == AITAG_OK && !(c->spans.n >= 2 && mi->passages))
         rc = aitag_featurize(c, c->last_text, len, &x, &out->stats, err);
     if (rc != AITAG_OK)
         return rc;

@@ -153,11 +153,13 @@ static int term_id(aitag_dataset *d, const char *term, size_t len, uint32_t *id)
     return *id >= d->term_cap && grow_terms(d, (size_t)*id + 1) != 0 ? -1 : 0;
 }
 
+/* A term of a passage: counted for the document and kept for the passage's row. */
 static int on_passage_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
 {
-    (void)kind;
     aitag_dataset *d = ud;
     uint32_t id;
+    if (on_term(ud, term, len, kind) != 0)
+        return 1;
     if (term_id(d, term, len, &id) != 0 ||
         (d->n_scratch == d->scratch_cap &&
          aitag__grow(&d->scratch, &d->scratch_cap, d->n_scratch + 1, sizeof *d->scratch) != 0)) {
@@ -199,23 +201,29 @@ static int append_passage_row(aitag_dataset *d)
     return 0;
 }
 
-/* Rows for the passages of the document being added (none for one passage).
- * On failure the caller rolls back to n_pass0 / pnnz0. */
-static aitag_status add_passages(aitag_dataset *d, const char *text, size_t len, aitag_error *err)
+/* Tokenizes the document: whole, or, with passages, passage by passage, so
+ * that its row is the sum of its passages' rows (as classification counts
+ * it) and each passage of a document of several gets a row of its own. */
+static aitag_status tokenize_doc(aitag_dataset *d, const char *text, size_t len, aitag_error *err)
 {
+    if (!d->passage_words)
+        return aitag_tokenize(d->tok, text, len, on_term, d, NULL, err);
     if (!d->pstart && !(d->pstart = aitag__calloc(d->pass_cap = 2, sizeof *d->pstart)))
         return aitag__fail(err, AITAG_NOMEM, "out of memory for passages");
     if (aitag__passages(text, len, d->passage_words, &d->spans) != 0)
         return aitag__fail(err, AITAG_NOMEM, "out of memory cutting passages");
-    for (size_t k = 0; d->spans.n > 1 && k < d->spans.n; k++) {
+    if (d->spans.n < 2)
+        return aitag_tokenize(d->tok, text, len, on_term, d, NULL, err);
+    for (size_t k = 0; k < d->spans.n; k++) {
         const aitag__span *sp = &d->spans.v[k];
         d->n_scratch = 0;
-        d->cb_failed = 0;
         aitag_status rc = aitag_tokenize(d->tok, text + sp->start, sp->end - sp->start, on_passage_term, d, NULL, err);
-        if (rc != AITAG_OK && !d->cb_failed)
+        if (rc != AITAG_OK || d->cb_failed)
             return rc;
-        if (d->cb_failed || append_passage_row(d) != 0)
-            return aitag__fail(err, AITAG_NOMEM, "out of memory for passages");
+        if (append_passage_row(d) != 0) {
+            d->cb_failed = 1;
+            return AITAG_OK;
+        }
     }
     return AITAG_OK;
 }
@@ -274,11 +282,21 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
         return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
     }
 
-    size_t nnz0 = d->nnz;
+    size_t nnz0 = d->nnz, n_pass0 = d->n_pass, pnnz0 = d->pnnz;
     d->cb_failed = 0;
-    aitag_status rc = aitag_tokenize(d->tok, text, len, on_term, d, NULL, err);
+    aitag_status rc = AITAG_OK;
+    if (d->passage_words && (!d->pdoc || d->n_docs + 2 > d->pdoc_cap)) {
+        if (aitag__grow(&d->pdoc, &d->pdoc_cap, d->n_docs + 2, sizeof *d->pdoc) != 0)
+            d->cb_failed = 1;
+        else
+            d->pdoc[0] = 0;
+    }
+    if (!d->cb_failed)
+        rc = tokenize_doc(d, text, len, err);
     if (rc != AITAG_OK || d->cb_failed) {
-        /* roll back this document's counts */
+        /* roll back this document's counts and passages */
+        d->n_pass = n_pass0;
+        d->pnnz = pnnz0;
         for (size_t i = nnz0; i < d->nnz; i++) {
             d->df[d->tid[i]]--;
             d->last_doc[d->tid[i]] = 0;
@@ -288,29 +306,8 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
         return rc != AITAG_OK && rc != AITAG_CANCELLED ? rc
                                                         : aitag__fail(err, AITAG_NOMEM, "out of memory tokenizing a document");
     }
-    if (d->passage_words) {
-        size_t n_pass0 = d->n_pass, pnnz0 = d->pnnz;
-        if (!d->pdoc || d->n_docs + 2 > d->pdoc_cap) {
-            if (aitag__grow(&d->pdoc, &d->pdoc_cap, d->n_docs + 2, sizeof *d->pdoc) != 0)
-                rc = aitag__fail(err, AITAG_NOMEM, "out of memory for passages");
-        }
-        if (rc == AITAG_OK) {
-            d->pdoc[0] = 0;
-            rc = add_passages(d, text, len, err);
-        }
-        if (rc != AITAG_OK) {
-            d->n_pass = n_pass0;
-            d->pnnz = pnnz0;
-            for (size_t i = nnz0; i < d->nnz; i++) {
-                d->df[d->tid[i]]--;
-                d->last_doc[d->tid[i]] = 0;
-            }
-            d->nnz = nnz0;
-            aitag__strmap_truncate(&d->labels, labels_before);
-            return rc;
-        }
+    if (d->passage_words)
         d->pdoc[d->n_docs + 1] = d->n_pass;
-    }
     if (nid)
         memcpy(d->lab + d->n_lab, ids, nid * sizeof *ids);
     d->n_lab += nid;

@@ -103,7 +103,30 @@ int aitag__passages(const char *text, size_t len, uint32_t words, aitag__spans *
     cutter c = {s, (size_t)(words < 8 ? 8 : words) * UNIT, 0, 0, 0, 0, 0};
     const unsigned char *p = (const unsigned char *)text;
     int in_word = 0;
+    size_t total = 0;
     for (size_t i = 0; i < len;) {
+        unsigned char b = p[i];
+        if (b < 0x80 && b != '\n' && b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != '\v') {
+            /* ASCII word bytes, the common case: one step per byte */
+            if (!in_word) {
+                if (c.open && c.units >= c.words && push(&c, 1)) /* a window is full */
+                    return -1;
+                if (!c.open) {
+                    c.open = 1;
+                    c.start = i;
+                }
+                c.units += UNIT;
+                total += UNIT;
+                in_word = 1;
+            }
+            while (i < len && p[i] > ' ' && p[i] < 0x7F)
+                i++;
+            if (i < len && p[i] < 0x80 && p[i] != '\n' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+                p[i] != '\f' && p[i] != '\v')
+                i++; /* a control byte or DEL: part of the word */
+            c.last = i;
+            continue;
+        }
         uint32_t cp;
         size_t n = decode(p + i, len - i, &cp);
         if (is_break(cp)) {
@@ -121,12 +144,21 @@ int aitag__passages(const char *text, size_t len, uint32_t words, aitag__spans *
                 c.open = 1;
                 c.start = i;
             }
-            if (starts)
+            if (starts) {
                 c.units += u ? (size_t)u : UNIT;
+                total += u ? (size_t)u : UNIT;
+            }
             in_word = !u;
             c.last = i + n;
         }
         i += n;
     }
-    return close_paragraph(&c, 1);
+    if (close_paragraph(&c, 1) != 0)
+        return -1;
+    if (s->n > 1 && total < 2 * c.words) {
+        /* under two windows: one passage (nothing is diluted in so little) */
+        s->v[0].end = s->v[s->n - 1].end;
+        s->n = 1;
+    }
+    return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * passage.h: an article cut into passages (internal): paragraphs, with short
  * ones (captions, bylines, one-line quotes) merged into the next, and long
- * ones cut into windows of about `words` words. Chinese and Japanese count
+ * ones cut into windows of about `words` words. A text of fewer than two
+ * windows' worth of words is one passage. Chinese and Japanese count
  * two characters as a word; Thai, Lao, Khmer and Myanmar three. Training and
  * classification cut the same way, and offsets are byte offsets into the
  * text, so a passage can be shown or highlighted as it was written.

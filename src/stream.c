@@ -218,8 +218,8 @@ static void *writer_main(void *arg)
             s->st.in_bytes += sl->in_bytes;
             s->st.out_bytes += sl->out.len;
         } else {
+            s->write_errno = e ? e : EIO; /* before the flag, which publishes it */
             __atomic_store_n(&s->failed, why, __ATOMIC_RELEASE);
-            s->write_errno = e ? e : EIO;
         }
         sl->state = FREE;
         s->next_write++;
@@ -233,7 +233,7 @@ static void *writer_main(void *arg)
 
 static aitag_status stopped(struct aitag_stream *s, aitag_error *err)
 {
-    if (s->failed == OUT_OF_MEMORY)
+    if (failed(s) == OUT_OF_MEMORY)
         return aitag__fail(err, AITAG_NOMEM, "out of memory: the stream stopped");
     return aitag__fail(err, AITAG_IO, "error writing output: %s", strerror(s->write_errno ? s->write_errno : EIO));
 }
@@ -274,7 +274,7 @@ static void fail_oom(struct aitag_stream *s)
 {
     pthread_mutex_lock(&s->mu);
     if (!s->failed)
-        s->failed = OUT_OF_MEMORY;
+        __atomic_store_n(&s->failed, OUT_OF_MEMORY, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -517,7 +517,7 @@ static aitag_status start_threads(struct aitag_stream *s, aitag_error *err)
         s->writer = 1;
     if (s->writer)
         return AITAG_OK;
-    s->failed = OUT_OF_MEMORY;
+    __atomic_store_n(&s->failed, OUT_OF_MEMORY, __ATOMIC_RELEASE);
     stop_threads(s);
     return aitag__fail(err, e == EAGAIN ? AITAG_LIMIT : AITAG_INVALID, "cannot start a thread: %s", strerror(e));
 }
@@ -577,7 +577,7 @@ aitag_status aitag_stream_finish(aitag_stream *s, aitag_stream_stats *st, aitag_
     if (!failed(s))
         submit(s);
     stop_threads(s);
-    aitag_status rc = s->failed ? stopped(s, err) : AITAG_OK;
+    aitag_status rc = failed(s) ? stopped(s, err) : AITAG_OK;
     if (st)
         *st = s->st;
     stream_free(s);

@@ -327,9 +327,9 @@ START_TEST(passages_are_paragraphs_and_windows)
 {
     aitag__spans s = {0};
     /* a caption too short to stand alone joins the next paragraph */
-    const char *t = "  Photo: Jane Doe\n\nOne two three four five six seven eight nine ten eleven twelve.\n\n"
+    const char *t = "  Photo: Reuters\n\nOne two three four five six seven eight nine ten eleven twelve.\n\n"
                     "Alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu.  \n";
-    ck_assert_int_eq(aitag__passages(t, strlen(t), 20, &s), 0);
+    ck_assert_int_eq(aitag__passages(t, strlen(t), 12, &s), 0);
     ck_assert_uint_eq(s.n, 2);
     ck_assert_uint_eq(s.v[0].start, 2);
     ck_assert(strncmp(t + s.v[0].end - 8, "twelve.", 7) == 0 || strncmp(t + s.v[0].end - 7, "twelve.", 7) == 0);
@@ -343,7 +343,11 @@ START_TEST(passages_are_paragraphs_and_windows)
     ck_assert_uint_eq(s.n, 3);
     for (size_t i = 0; i < s.n; i++)
         ck_assert(big[s.v[i].start] == 'w' && big[s.v[i].end - 1] == 'd');
-    /* Chinese counts two characters as a word; blank text has no passage */
+    /* fewer words than two windows: one passage */
+    ck_assert_int_eq(aitag__passages(t, strlen(t), 20, &s), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_uint_eq(s.v[0].start, 2);
+    /* blank text has no passage */
     ck_assert_int_eq(aitag__passages(" \n\n \t", 5, 100, &s), 0);
     ck_assert_uint_eq(s.n, 0);
     aitag__spans_free(&s);

@@ -58,19 +58,24 @@ print(f"     micro-F1 {micro:.4f}, 3+ recall {rec3:.4f}, no-label tagged {tagged
 sys.exit(0 if micro >= 0.92 and rec3 >= 0.85 and tagged <= 0.02 and min(langs.values()) >= 0.85 else 1)
 PY
 
-# evidence: three paragraphs, three subjects; each tag's passage is its paragraph, byte for byte
+# evidence: three paragraphs, three subjects (long enough to be passages of their own); each tag's
+# passage is its paragraph, byte for byte
 /usr/bin/python3 - "$aitag" "$model" <<'PY' && ok "evidence offsets: each tag points at its own paragraph" || no "evidence offsets"
 import json, subprocess, sys
 paras = [
     "Samsung Electronics said on Tuesday it had started mass production of twelve-layer HBM4 memory for AI "
     "accelerators at its Pyeongtaek fab, and that the new stacks use a logic base die made on its own four "
-    "nanometre foundry process. The chipmaker expects the memory to ship inside Nvidia's next GPUs.",
+    "nanometre foundry process. The chipmaker expects the memory to ship inside Nvidia's next GPUs. "
+    "Analysts said the yield of the new stacks, still below that of the previous generation, would decide "
+    "how much of the accelerator market the company can win back from its rival this year.",
     "In football, the city's club won its third match in a row on Sunday, with two goals in the second half "
     "in front of a sold-out stadium. The coach praised the young defenders and said the team would rotate "
-    "players before the cup game on Wednesday evening against the league leaders.",
+    "players before the cup game on Wednesday evening against the league leaders. Supporters travelled "
+    "from across the region, and the club said the next home game is already sold out as well.",
     "Separately, a logistics group put two hundred humanoid robots to work in its warehouses near Lyon. The "
     "robots pick parcels from shelves, load trolleys and learn new tasks from demonstrations, and the group "
-    "plans to add robotic arms to its sorting lines next year after a successful pilot.",
+    "plans to add robotic arms to its sorting lines next year after a successful pilot. The robot maker "
+    "said its machines now walk for eight hours on one charge and can be trained on a new task in a day.",
 ]
 text = "\n\n".join(paras)
 line = json.dumps({"id": "e", "text": text})
