@@ -137,29 +137,39 @@ static const uint8_t *section(image_ctx *c, const aitag__meta *meta, const char 
     return NULL;
 }
 
+/* Index of the first value of v[0..n) outside [lo, hi] (or NaN), or n. The
+ * scan has no early exit, so that it vectorises; only a bad file pays for
+ * the second pass that finds the index. */
+static uint64_t first_outside(const float *v, uint64_t n, float lo, float hi)
+{
+    int bad = 0;
+    for (uint64_t i = 0; i < n; i++)
+        bad |= !(v[i] >= lo && v[i] <= hi);
+    if (!bad)
+        return n;
+    uint64_t i = 0;
+    while (v[i] >= lo && v[i] <= hi)
+        i++;
+    return i;
+}
+
 /* Numbers a crafted file could poison every score with: every idf finite and
  * sensible, every weight finite and within +-AITAG__MAX_ABS, so that a margin
  * (a sum of at most n_features products with an L2-normalised vector) stays finite. */
 static aitag_status check_numbers(image_ctx *c, const aitag_model *m)
 {
     const uint64_t V = m->n_features, K = m->n_labels;
-    for (uint64_t i = 0; i < V; i++) {
-        float f = m->idf[i];
-        if (!isfinite(f) || f < 0 || f > AITAG__MAX_ABS || (!m->hash_bits && f < 1.0f))
-            return aitag__fail(c->err, AITAG_CORRUPT, "%s: idf of feature %llu is invalid (%g)", c->name,
-                               (unsigned long long)i, (double)f);
-    }
     const float lim = (float)AITAG__MAX_ABS;
-    for (uint64_t i = 0; m->gate && i < V; i++)
-        if (!(m->gate[i] >= -lim && m->gate[i] <= lim))
-            return aitag__fail(c->err, AITAG_CORRUPT, "%s: gate weight %llu is not a finite number of sensible size",
-                               c->name, (unsigned long long)i);
-    for (uint64_t i = 0; i < V * K; i++) {
-        float w = m->weights[i];
-        if (!(w >= -lim && w <= lim)) /* also NaN */
-            return aitag__fail(c->err, AITAG_CORRUPT, "%s: weight %llu is not a finite number of sensible size (%g)",
-                               c->name, (unsigned long long)i, (double)w);
-    }
+    uint64_t i = first_outside(m->idf, V, m->hash_bits ? 0.0f : 1.0f, lim);
+    if (i < V)
+        return aitag__fail(c->err, AITAG_CORRUPT, "%s: idf of feature %llu is invalid (%g)", c->name,
+                           (unsigned long long)i, (double)m->idf[i]);
+    if (m->gate && (i = first_outside(m->gate, V, -lim, lim)) < V)
+        return aitag__fail(c->err, AITAG_CORRUPT, "%s: gate weight %llu is not a finite number of sensible size",
+                           c->name, (unsigned long long)i);
+    if ((i = first_outside(m->weights, V * K, -lim, lim)) < V * K)
+        return aitag__fail(c->err, AITAG_CORRUPT, "%s: weight %llu is not a finite number of sensible size (%g)",
+                           c->name, (unsigned long long)i, (double)m->weights[i]);
     return AITAG_OK;
 }
 
