@@ -446,6 +446,11 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
     t->st.bytes = len;
 
     size_t i = 0;
+    /* End of the last ASCII run found to go on into non-ASCII bytes: a word
+     * that starts before it takes the Unicode path at once, without scanning
+     * the run again (a long run is cut into many chunks, and rescanning it
+     * from each chunk's end would be quadratic). */
+    size_t mixed_end = 0;
     while (i < len && !t->stop) {
         unsigned c = p[i];
         if (c < 0x80 && !ascii_alnum[c]) {
@@ -455,7 +460,7 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
             continue;
         }
         size_t s = i;
-        if (c < 0x80) {
+        if (c < 0x80 && s >= mixed_end) {
             /* ASCII word; digits keep an inner '.' or ',' ("3.5", "1,200") */
             while (i < len) {
                 unsigned d = p[i];
@@ -481,6 +486,7 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
                 continue;
             }
             /* a word that goes on past ASCII: redo it on the Unicode path */
+            mixed_end = i;
         }
         size_t e = s;
         while (e < len && e - s < CHUNK_MAX &&
