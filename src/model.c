@@ -92,58 +92,79 @@ static int ranks_before(const double *mg, uint32_t a, uint32_t b)
     return mg[a] > mg[b] || (mg[a] == mg[b] && a < b);
 }
 
-/* Inserts k into tags[0..n), kept in rank order; returns the new length. */
-static size_t insert_ranked(const double *mg, uint32_t *tags, size_t n, uint32_t k)
+/* Sift-down for sort_ranked: a max-heap whose top is the label that ranks last. */
+static void sift_down(const double *mg, uint32_t *a, size_t root, size_t n)
 {
-    size_t j = n;
-    while (j > 0 && ranks_before(mg, k, tags[j - 1])) {
-        tags[j] = tags[j - 1];
-        j--;
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && ranks_before(mg, a[c], a[c + 1]))
+            c++;
+        if (!ranks_before(mg, a[root], a[c]))
+            return;
+        uint32_t t = a[root];
+        a[root] = a[c];
+        a[c] = t;
+        root = c;
     }
-    tags[j] = k;
-    return n + 1;
+}
+
+/* Sorts labels into rank order (heapsort: O(n log n) in the worst case, no
+ * allocation; the order is total, so the result does not depend on the sort). */
+static void sort_ranked(const double *mg, uint32_t *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(mg, a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        uint32_t t = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = t;
+        sift_down(mg, a, 0, end - 1);
+    }
+}
+
+/* 1 if label k passes on its own: over its threshold, or the single-label winner. */
+static int passes(const aitag_model *m, const double *margins, uint32_t k, uint32_t best)
+{
+    return m->single_label ? k == best : margins[k] > m->threshold[k];
 }
 
 size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o, uint32_t *tags,
                     double *probs)
 {
     const uint32_t K = m->n_labels;
-    size_t n = 0;
     if (probs)
         for (uint32_t k = 0; k < K; k++)
             probs[k] = 1.0 / (1.0 + exp(m->platt_a[k] * margins[k] + m->platt_b[k]));
-    if (m->single_label) {
-        uint32_t best = 0;
+    uint32_t best = 0;
+    if (m->single_label)
         for (uint32_t k = 1; k < K; k++)
             if (ranks_before(margins, k, best))
                 best = k;
-        tags[n++] = best;
-    } else {
-        /* passing labels only: usually a handful, so no full sort */
-        for (uint32_t k = 0; k < K; k++)
-            if (margins[k] > m->threshold[k])
-                n = insert_ranked(margins, tags, n, k);
-    }
+    size_t n = 0;
+    for (uint32_t k = 0; k < K; k++)
+        if (passes(m, margins, k, best))
+            tags[n++] = k;
     size_t want = o && o->min_labels > n ? (o->min_labels < K ? o->min_labels : K) : n;
-    while (n < want) {
-        /* the best label not chosen yet (n is small, so the scan is cheap) */
-        uint32_t best = UINT32_MAX;
-        for (uint32_t k = 0; k < K; k++) {
-            int taken = 0;
-            for (size_t j = 0; j < n && !taken; j++)
-                taken = tags[j] == k;
-            if (!taken && (best == UINT32_MAX || ranks_before(margins, k, best)))
-                best = k;
+    if (want > n) {
+        /* every label in rank order, then the passing ones and the best of the rest */
+        for (uint32_t k = 0; k < K; k++)
+            tags[k] = k;
+        sort_ranked(margins, tags, K);
+        size_t extra = want - n, kept = 0;
+        for (uint32_t i = 0; i < K && kept < want; i++) {
+            uint32_t k = tags[i];
+            if (passes(m, margins, k, best))
+                tags[kept++] = k;
+            else if (extra > 0) {
+                tags[kept++] = k;
+                extra--;
+            }
         }
-        tags[n++] = best;
-    }
-    /* the filled labels may outrank passing ones: keep the list in margin order */
-    for (size_t i = 1; i < n; i++) {
-        uint32_t k = tags[i];
-        size_t j = i;
-        for (; j > 0 && ranks_before(margins, k, tags[j - 1]); j--)
-            tags[j] = tags[j - 1];
-        tags[j] = k;
+        n = kept;
+    } else {
+        sort_ranked(margins, tags, n);
     }
     if (o && o->top_k && n > o->top_k)
         n = o->top_k;
