@@ -141,6 +141,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     int json = 0;
     aitag_decide_opts dopt = aitag_decide_opts_default();
     aitag_corpus_params cp = aitag_corpus_params_default();
+    cp.labels_required = 1;
     cli_iter it;
     cli_iter_init(&it, cmd, argc, argv);
     const char *v;

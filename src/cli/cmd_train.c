@@ -88,6 +88,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     aitag_train_params tp = aitag_train_params_default();
     aitag_tokenizer_params kp = aitag_tokenizer_params_default();
     aitag_corpus_params cp = aitag_corpus_params_default();
+    cp.labels_required = 1;
     const char *in = NULL, *outp = NULL;
     uint32_t hash_bits = 0;
     int quiet = 0, skip_bad = 0, show_cv = 0, json = 0, folds_given = 0;
