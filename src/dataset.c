@@ -2,6 +2,7 @@
  * dataset.c: labelled text -> tokenized rows of (term, count), plus document
  * frequencies. One tokenization pass; texts are not kept.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -140,22 +141,14 @@ static const char *label_problem(const char *s, size_t n)
     return NULL;
 }
 
-aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
-                               const char *const *labels, size_t n_labels, aitag_error *err)
+static aitag_status add_document(aitag_dataset *d, const char *text, size_t len, const char *const *labels,
+                                 size_t n_labels, const uint32_t *ids, size_t nid, aitag_error *err);
+
+/* Interns a document's labels (already NFC) and writes their distinct ids;
+ * refuses, before changing anything, more new labels than the limit allows. */
+static aitag_status add_labels(aitag_dataset *d, char *const *labels, size_t n_labels, uint32_t *ids, size_t *nid,
+                               aitag_error *err)
 {
-    if (d->n_docs >= UINT32_MAX - 1)
-        return aitag__fail(err, AITAG_LIMIT, "too many documents");
-    /* labels first, so a bad label leaves the dataset unchanged */
-    uint32_t ids[64];
-    size_t nid = 0;
-    for (size_t i = 0; i < n_labels; i++) {
-        const char *why = label_problem(labels[i], strlen(labels[i]));
-        if (why)
-            return aitag__fail(err, AITAG_LABEL, "%s", why);
-    }
-    if (n_labels > 64)
-        return aitag__fail(err, AITAG_LIMIT, "more than 64 labels on one document");
-    /* how many labels are new: refuse before changing anything */
     size_t n_new = 0;
     for (size_t i = 0; i < n_labels; i++) {
         int dup_new = 0;
@@ -174,23 +167,69 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
             return aitag__fail(err, AITAG_NOMEM, "out of memory adding a label");
         }
         int dup = 0;
-        for (size_t j = 0; j < nid; j++)
+        for (size_t j = 0; j < *nid; j++)
             dup |= ids[j] == id;
         if (!dup)
-            ids[nid++] = id;
+            ids[(*nid)++] = id;
     }
+    return AITAG_OK;
+}
 
+/* Labels are compared in NFC, as texts are normalised: "caf\u00e9" and
+ * "cafe\u0301" are one label. norm[] receives malloc'd copies. */
+static aitag_status normalise_labels(const char *const *labels, size_t n_labels, char **norm, aitag_error *err)
+{
+    for (size_t i = 0; i < n_labels; i++) {
+        const char *why = label_problem(labels[i], strlen(labels[i]));
+        if (why)
+            return aitag__fail(err, AITAG_LABEL, "%s", why);
+        norm[i] = (char *)utf8proc_NFC((const utf8proc_uint8_t *)labels[i]);
+        if (!norm[i])
+            return aitag__fail(err, AITAG_NOMEM, "out of memory normalising a label");
+        why = label_problem(norm[i], strlen(norm[i]));
+        if (why)
+            return aitag__fail(err, AITAG_LABEL, "%s (in NFC)", why);
+    }
+    return AITAG_OK;
+}
+
+aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
+                               const char *const *labels, size_t n_labels, aitag_error *err)
+{
+    if (d->n_docs >= UINT32_MAX - 1)
+        return aitag__fail(err, AITAG_LIMIT, "too many documents");
+    if (n_labels > 64)
+        return aitag__fail(err, AITAG_LIMIT, "more than 64 labels on one document");
+    /* labels first, so a bad label leaves the dataset unchanged */
+    char *norm[64] = {0};
+    uint32_t ids[64];
+    size_t nid = 0;
+    const size_t labels_before = d->labels.n;
+    aitag_status rc = normalise_labels(labels, n_labels, norm, err);
+    if (rc == AITAG_OK)
+        rc = add_labels(d, norm, n_labels, ids, &nid, err);
+    if (rc == AITAG_OK)
+        rc = add_document(d, text, len, (const char *const *)norm, n_labels, ids, nid, err);
+    if (rc != AITAG_OK)
+        aitag__strmap_truncate(&d->labels, labels_before);
+    for (size_t i = 0; i < n_labels; i++)
+        free(norm[i]);
+    return rc;
+}
+
+/* The document's rows, after its labels were interned (ids[0..nid)). */
+static aitag_status add_document(aitag_dataset *d, const char *text, size_t len, const char *const *labels,
+                                 size_t n_labels, const uint32_t *ids, size_t nid, aitag_error *err)
+{
     if (d->n_docs + 2 > d->docs_cap) {
         size_t c1 = d->docs_cap, c2 = d->docs_cap;
         if (aitag__grow(&d->doc_start, &c1, d->n_docs + 2, sizeof *d->doc_start) ||
             aitag__grow(&d->lab_start, &c2, d->n_docs + 2, sizeof *d->lab_start)) {
-            aitag__strmap_truncate(&d->labels, labels_before);
             return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
         }
         d->docs_cap = c1 < c2 ? c1 : c2;
     }
     if (aitag__grow(&d->lab, &d->lab_cap, d->n_lab + nid, sizeof *d->lab) != 0) {
-        aitag__strmap_truncate(&d->labels, labels_before);
         return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
     }
 
@@ -204,7 +243,6 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
             d->last_doc[d->tid[i]] = 0;
         }
         d->nnz = nnz0;
-        aitag__strmap_truncate(&d->labels, labels_before);
         return rc != AITAG_OK && rc != AITAG_CANCELLED ? rc
                                                         : aitag__fail(err, AITAG_NOMEM, "out of memory tokenizing a document");
     }

@@ -669,6 +669,26 @@ START_TEST(bad_label_names_are_refused_without_change)
 }
 END_TEST
 
+/* Labels are normalised to NFC, as texts are: the composed and decomposed
+ * spellings of "café" (and of Hangul) are one label each, in either order. */
+START_TEST(label_names_are_nfc)
+{
+    aitag_tokenizer_params tp = aitag_tokenizer_params_default();
+    aitag_dataset *d = NULL;
+    aitag_error err = {0};
+    ck_assert_int_eq(aitag_dataset_create(&tp, 0, &d, &err), AITAG_OK);
+    const char *nfc[] = {"caf\xc3\xa9", "\xed\x95\x9c"};          /* café, 한 */
+    const char *nfd[] = {"cafe\xcc\x81", "\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab"}; /* e + U+0301, jamo */
+    ck_assert_int_eq(aitag_dataset_add(d, "coffee and bread", 16, nfd, 2, &err), AITAG_OK);
+    ck_assert_int_eq(aitag_dataset_add(d, "bread and coffee", 16, nfc, 2, &err), AITAG_OK);
+    const char *both[] = {"cafe\xcc\x81", "caf\xc3\xa9"}; /* the same label twice on one document */
+    ck_assert_int_eq(aitag_dataset_add(d, "coffee again", 12, both, 2, &err), AITAG_OK);
+    ck_assert_uint_eq(aitag_dataset_num_labels(d), 2);
+    ck_assert_uint_eq(aitag_dataset_size(d), 3);
+    aitag_dataset_free(d);
+}
+END_TEST
+
 /* U+0080..U+009F are control characters (general category Cc) just like
  * U+0000..U+001F; the header promises "no control characters". */
 START_TEST(c1_control_label_is_refused)
@@ -1229,6 +1249,7 @@ Suite *train_suite(void)
     tcase_add_test(tc, dataset_create_rejects_bad_settings);
     tcase_add_test(tc, bad_label_names_are_refused_without_change);
     tcase_add_test(tc, c1_control_label_is_refused);
+    tcase_add_test(tc, label_names_are_nfc);
     tcase_add_test(tc, duplicate_labels_count_once);
     tcase_add_test(tc, label_limit_is_enforced);
     tcase_add_test(tc, label_limit_refusal_leaves_dataset_unchanged);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "cli.h"
 
@@ -235,9 +236,13 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         }
         size_t ng = 0;
         for (size_t j = 0; j < rec.n_labels; j++) {
-            int64_t k = aitag_model_label_index(m, rec.labels[j]);
+            /* labels are compared in NFC, the form training gives them */
+            char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)rec.labels[j]);
+            const char *gname = nfc ? nfc : rec.labels[j];
+            int64_t k = aitag_model_label_index(m, gname);
             if (k < 0)
-                k = unknown_id(&unk, rec.labels[j], K);
+                k = unknown_id(&unk, gname, K);
+            free(nfc);
             if (k < 0) {
                 cli_err("out of memory");
                 goto done;
