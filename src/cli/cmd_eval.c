@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -184,10 +183,15 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     }
     if (!in)
         return cli_usage_error(cmd, "the test corpus is required: -i FILE");
-    struct stat si, sp;
-    if (pred_path && strcmp(in, "-") != 0 && stat(in, &si) == 0 && stat(pred_path, &sp) == 0 &&
-        si.st_dev == sp.st_dev && si.st_ino == sp.st_ino)
-        return cli_usage_error(cmd, "--predictions would overwrite the test corpus %s", in);
+    char model_buf[4096];
+    if (!model_path) {
+        if (cli_default_model(model_buf, sizeof model_buf) != 0)
+            return EXIT_FAIL;
+        model_path = model_buf;
+    }
+    const char *inputs[2] = {in, model_path};
+    if (pred_path && cli_check_output(pred_path, "--predictions", inputs, 2) != 0)
+        return EXIT_USAGE;
     aitag_model *m = NULL;
     if (cli_load_model(model_path, &m) != 0)
         return EXIT_FAIL;
