@@ -803,7 +803,7 @@ static void assert_same_file(const char *a, const char *b)
 
 typedef struct {
     const char *path;
-    volatile int *stop;
+    int *stop; /* read and written atomically */
 } host_job;
 
 static void *host_train(void *arg)
@@ -817,7 +817,7 @@ static void *host_rand(void *arg)
 {
     host_job *j = arg;
     unsigned x = 0;
-    while (!*j->stop)
+    while (!__atomic_load_n(j->stop, __ATOMIC_ACQUIRE))
         x += (unsigned)rand(); /* a host drawing from the global generator meanwhile */
     return (void *)(uintptr_t)x;
 }
@@ -834,7 +834,7 @@ START_TEST(host_threads_train_at_once)
     snprintf(p1, sizeof p1, "%s/a.aitag", dir);
     snprintf(p2, sizeof p2, "%s/b.aitag", dir);
     train_and_save(1, p0, AITAG_SOLVER_DCD);
-    volatile int stop = 0;
+    int stop = 0;
     host_job a = {p1, &stop}, b = {p2, &stop}, r = {NULL, &stop};
     pthread_t ta, tb, tr;
     ck_assert_int_eq(pthread_create(&tr, NULL, host_rand, &r), 0);
@@ -842,7 +842,7 @@ START_TEST(host_threads_train_at_once)
     ck_assert_int_eq(pthread_create(&tb, NULL, host_train, &b), 0);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     pthread_join(tr, NULL);
     assert_same_file(p0, p1);
     assert_same_file(p0, p2);
