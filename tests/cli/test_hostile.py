@@ -242,8 +242,10 @@ def main():
             p.kill()
             out, err = p.communicate()
         took = time.time() - t0
+        # while training: exit 128 + the signal after stopping the workers; while still
+        # reading the corpus (a slow machine, a sanitizer): the signal's default action
         check('%s during train: exit %d within seconds, no model, no temporary file' % (sig.name, want),
-              running and p.returncode == want and took < 10 and not os.path.exists(out_model)
+              running and p.returncode in (want, -sig) and took < 10 and not os.path.exists(out_model)
               and not temps_beside(out_model),
               'running %s, status %s, %.1f s, %s' % (running, p.returncode, took, err.decode()))
 
