@@ -51,6 +51,8 @@ struct aitag_line_parser {
 
 aitag_status aitag_line_parser_create(aitag_line_parser **out, aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_line_parser_create: out is NULL");
     *out = aitag__calloc(1, sizeof **out);
     return *out ? AITAG_OK : aitag__fail(err, AITAG_NOMEM, "out of memory");
 }
@@ -78,7 +80,11 @@ aitag_corpus_params aitag_corpus_params_default(void)
 aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
                                       aitag_corpus_reader **out, aitag_error *err)
 {
+    if (!out || !fp || !p)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_open_stream: %s is NULL", !out ? "out" : !fp ? "fp" : "p");
     *out = NULL;
+    if (!name)
+        name = "<stream>";
     if (p->max_bytes < 16)
         return aitag__fail(err, AITAG_INVALID, "the input size limit must be at least 16 bytes");
     aitag_corpus_reader *r = aitag__calloc(1, sizeof *r);
@@ -99,6 +105,8 @@ aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_co
 aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
                                aitag_error *err)
 {
+    if (!out || !path || !p)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_open: %s is NULL", !out ? "out" : !path ? "path" : "p");
     *out = NULL;
     if (strcmp(path, "-") == 0)
         return aitag_corpus_open_stream(stdin, "<stdin>", p, out, err);
@@ -126,9 +134,9 @@ void aitag_corpus_close(aitag_corpus_reader *r)
     aitag__free(r);
 }
 
-size_t aitag_corpus_buffered(const aitag_corpus_reader *r) { return r->len - r->pos; }
+size_t aitag_corpus_buffered(const aitag_corpus_reader *r) { return r ? r->len - r->pos : 0; }
 
-aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r) { return r->fmt; }
+aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r) { return r ? r->fmt : AITAG_INPUT_AUTO; }
 
 /* Reads more input after the unconsumed bytes. 1 = got some, 0 = EOF, -1 = error. */
 static int fill(aitag_corpus_reader *r)
@@ -604,7 +612,7 @@ static aitag_status read_labels(aitag_line_parser *r, const cJSON *labels, aitag
         if (l->valuestring[0] == '\0')
             return bad(r, err, AITAG_PARSE, "\"labels\" contains an empty label");
         if (rec->n_labels == MAX_LABELS_PER_DOC)
-            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
+            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document (a fixed limit)");
         r->labels[rec->n_labels++] = l->valuestring;
     }
     rec->labels = r->labels;
@@ -717,7 +725,7 @@ static aitag_status parse_fasttext(aitag_line_parser *r, const char *line, size_
         if (memchr(line + s, '\0', e - s))
             return bad(r, err, AITAG_PARSE, "NUL byte in a fastText label");
         if (rec->n_labels == MAX_LABELS_PER_DOC)
-            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
+            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document (a fixed limit)");
         memcpy(r->scratch + w, line + s, e - s);
         r->labels[rec->n_labels++] = r->scratch + w;
         w += e - s;
@@ -804,6 +812,8 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
 aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, size_t *out_n, uint64_t *lineno,
                                     aitag_error *err)
 {
+    if (!r || !out || !out_n || !lineno)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_next_line: an argument is NULL");
     resolve_format(r);
     if (r->fmt == AITAG_INPUT_TEXT)
         return aitag__fail(err, AITAG_INVALID, "%s: a text input is one article, not lines", r->name);
@@ -841,6 +851,10 @@ aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, si
 aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int labels_required, const char *name,
                               uint64_t lineno, const char *line, size_t n, aitag_record *rec, aitag_error *err)
 {
+    if (!p || !rec || (!line && n))
+        return aitag__fail(err, AITAG_INVALID, "aitag_line_parse: %s is NULL", !p ? "the parser" : !rec ? "rec" : "line");
+    if (!name)
+        name = "<input>";
     memset(rec, 0, sizeof *rec);
     p->name = name;
     p->line = lineno;
@@ -862,6 +876,8 @@ aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int 
 
 aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err)
 {
+    if (!r || !rec)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_next: %s is NULL", !r ? "the reader" : "rec");
     memset(rec, 0, sizeof *rec);
     resolve_format(r);
     if (r->fmt == AITAG_INPUT_TEXT)

@@ -12,6 +12,8 @@
 aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t hash_bits,
                                   aitag_dataset **out, aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_dataset_create: out is NULL");
     *out = NULL;
     if (hash_bits != 0 && (hash_bits < 10 || hash_bits > 30))
         return aitag__fail(err, AITAG_INVALID, "hash bits must be 0 (vocabulary) or 10..30");
@@ -68,9 +70,14 @@ void aitag_dataset_free(aitag_dataset *d)
     aitag__free(d);
 }
 
-size_t aitag_dataset_size(const aitag_dataset *d) { return d->n_docs; }
-void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels) { d->max_labels = max_labels ? max_labels : 1; }
-size_t aitag_dataset_num_labels(const aitag_dataset *d) { return d->labels.n; }
+size_t aitag_dataset_size(const aitag_dataset *d) { return d ? d->n_docs : 0; }
+size_t aitag_dataset_num_labels(const aitag_dataset *d) { return d ? d->labels.n : 0; }
+
+void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels)
+{
+    if (d)
+        d->max_labels = max_labels ? max_labels : 1;
+}
 
 static int grow_terms(aitag_dataset *d, size_t need)
 {
@@ -196,10 +203,17 @@ static aitag_status normalise_labels(const char *const *labels, size_t n_labels,
 aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
                                const char *const *labels, size_t n_labels, aitag_error *err)
 {
+    if (!d || (!text && len) || (!labels && n_labels))
+        return aitag__fail(err, AITAG_INVALID, "aitag_dataset_add: %s is NULL", !d ? "the dataset" : !labels ? "labels" : "text");
+    for (size_t i = 0; i < n_labels; i++)
+        if (!labels[i])
+            return aitag__fail(err, AITAG_INVALID, "aitag_dataset_add: label %zu is NULL", i);
+    if (!text)
+        text = "";
     if (d->n_docs >= UINT32_MAX - 1)
         return aitag__fail(err, AITAG_LIMIT, "too many documents");
     if (n_labels > 64)
-        return aitag__fail(err, AITAG_LIMIT, "more than 64 labels on one document");
+        return aitag__fail(err, AITAG_LIMIT, "more than 64 labels on one document (a fixed limit)");
     /* labels first, so a bad label leaves the dataset unchanged */
     char *norm[64] = {0};
     uint32_t ids[64];

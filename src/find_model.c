@@ -20,6 +20,8 @@
 
 aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err)
 {
+    if (!buf || n == 0)
+        return aitag__fail(err, AITAG_INVALID, "aitag_default_model_path: no buffer");
     const char *env = getenv("AITAG_MODEL");
     if (env && *env) {
         size_t len = strlen(env);

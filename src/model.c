@@ -9,16 +9,19 @@
 #include "internal.h"
 #include "model_internal.h"
 
-size_t aitag_model_num_labels(const aitag_model *m) { return m->n_labels; }
-size_t aitag_model_num_features(const aitag_model *m) { return m->n_features; }
-int aitag_model_is_single_label(const aitag_model *m) { return m->single_label; }
-const char *aitag_model_header(const aitag_model *m) { return m->header; }
-const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m) { return &m->tok; }
+/* The accessors accept NULL (0 or NULL back), like the free functions. */
+size_t aitag_model_num_labels(const aitag_model *m) { return m ? m->n_labels : 0; }
+size_t aitag_model_num_features(const aitag_model *m) { return m ? m->n_features : 0; }
+int aitag_model_is_single_label(const aitag_model *m) { return m ? m->single_label : 0; }
+const char *aitag_model_header(const aitag_model *m) { return m ? m->header : NULL; }
+const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m) { return m ? &m->tok : NULL; }
 
-const char *aitag_model_label(const aitag_model *m, size_t k) { return k < m->n_labels ? m->labels[k] : NULL; }
+const char *aitag_model_label(const aitag_model *m, size_t k) { return m && k < m->n_labels ? m->labels[k] : NULL; }
 
 int64_t aitag_model_label_index(const aitag_model *m, const char *name)
 {
+    if (!m || !name)
+        return -1;
     for (uint32_t k = 0; k < m->n_labels; k++)
         if (strcmp(m->labels[k], name) == 0)
             return k;
@@ -27,9 +30,10 @@ int64_t aitag_model_label_index(const aitag_model *m, const char *name)
 
 const char *aitag_model_term(const aitag_model *m, uint32_t id, size_t *len)
 {
-    if (!m->terms || id >= m->n_features)
+    if (!m || !m->terms || id >= m->n_features)
         return NULL;
-    *len = m->term_off[id + 1] - m->term_off[id];
+    if (len)
+        *len = m->term_off[id + 1] - m->term_off[id];
     return m->terms + m->term_off[id];
 }
 
@@ -133,6 +137,8 @@ static int passes(const aitag_model *m, const double *margins, uint32_t k, uint3
 size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o, uint32_t *tags,
                     double *probs)
 {
+    if (!m || !margins || !tags)
+        return 0;
     const uint32_t K = m->n_labels;
     if (probs)
         for (uint32_t k = 0; k < K; k++)

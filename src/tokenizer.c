@@ -101,6 +101,8 @@ const char *aitag_tokenizer_params_check(const aitag_tokenizer_params *p)
 
 int aitag_tokenizer_utf8proc_options(const aitag_tokenizer_params *p)
 {
+    if (!p)
+        return 0;
     int o = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
     if (p->strip_accents)
         o |= UTF8PROC_STRIPMARK;
@@ -110,6 +112,8 @@ int aitag_tokenizer_utf8proc_options(const aitag_tokenizer_params *p)
 aitag_status aitag_tokenizer_create(const aitag_tokenizer_params *p, aitag_tokenizer **out,
                                     aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_tokenizer_create: out is NULL");
     *out = NULL;
     const char *why = aitag_tokenizer_params_check(p);
     if (why)
@@ -132,7 +136,7 @@ void aitag_tokenizer_free(aitag_tokenizer *t)
     aitag__free(t);
 }
 
-const aitag_tokenizer_params *aitag_tokenizer_params_of(const aitag_tokenizer *t) { return &t->p; }
+const aitag_tokenizer_params *aitag_tokenizer_params_of(const aitag_tokenizer *t) { return t ? &t->p : NULL; }
 
 /* ---- emitter ------------------------------------------------------------ */
 
@@ -434,6 +438,8 @@ static size_t chunk_cut(const uint8_t *p, size_t s, size_t e)
 aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, aitag_term_fn fn,
                             void *ud, aitag_tokenize_stats *stats, aitag_error *err)
 {
+    if (!t || !fn || (!text && len))
+        return aitag__fail(err, AITAG_INVALID, "aitag_tokenize: %s is NULL", !t ? "the tokenizer" : !fn ? "fn" : "text");
     const uint8_t *p = (const uint8_t *)text;
     aitag_status rc = AITAG_OK;
     memset(&t->st, 0, sizeof t->st);

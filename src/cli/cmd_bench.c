@@ -25,6 +25,7 @@ static const cli_opt opts[] = {
     {"repeat", 'r', "K", "passes per measurement; the best is reported (default 3)"},
     {"json", 0, NULL, "print the results as one JSON object"},
     {"input-format", 0, "FMT", "auto, jsonl, text or fasttext (default auto)"},
+    {"max-bytes", 0, "N", "longest line or article accepted, bytes (default 67108864)"},
     {0, 0, 0, 0}};
 
 static double now(void)
@@ -117,6 +118,10 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             if (cli_uint(cmd, name, v, 1, 1000, &u))
                 return EXIT_USAGE;
             repeat = (unsigned)u;
+        } else if (strcmp(name, "max-bytes") == 0) {
+            if (cli_uint(cmd, name, v, 16, (uint64_t)1 << 40, &u))
+                return EXIT_USAGE;
+            cp.max_bytes = (size_t)u;
         } else if (strcmp(name, "input-format") == 0) {
             if (parse_input_format(cmd, v, &cp.format))
                 return EXIT_USAGE;
@@ -189,7 +194,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             goto done;
         }
         if (s != AITAG_OK) {
-            bad++;
+            if (bad++ < 3)
+                cli_warn("skipped %s", err.msg);
             continue;
         }
         if (add_doc(&D, rec.text, rec.text_len) != 0) {

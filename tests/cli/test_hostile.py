@@ -142,6 +142,22 @@ def main():
     rc, out, err = run(['eval', '-m', '/dev/zero', '-i', corpus], timeout=20)
     check('/dev/zero as the model does not hang', rc == 1, err)
 
+    # ---- a limit names the option that raises it -------------------------------
+    with open('long.jsonl', 'w') as f:
+        f.write('{"text": "%s", "labels": ["a"]}\n' % ('x' * 200))
+        f.write('{"text": "short", "labels": ["a"]}\n')
+    for cmd in (['train', '-i', 'long.jsonl', '-o', 'l.aitag'], ['eval', '-m', model, '-i', 'long.jsonl'],
+                ['classify', '-m', model, 'long.jsonl'], ['tokenize', 'long.jsonl'],
+                ['bench', '-m', model, '-r', '1', '-i', 'long.jsonl']):
+        rc, out, err = run(cmd + ['--max-bytes', '100'])
+        check('%s: a line over --max-bytes names --max-bytes' % cmd[0],
+              rc in (0, 1) and '--max-bytes' in out + err and 'unknown option' not in err, out + err)
+    with open('many-labels.jsonl', 'w') as f:
+        for i in range(5):
+            f.write('{"text": "doc %d", "labels": ["l%d"]}\n' % (i, i))
+    rc, out, err = run(['train', '-q', '-i', 'many-labels.jsonl', '-o', 'ml.aitag', '--max-labels', '3'])
+    check('train: too many labels names --max-labels', rc == 1 and '--max-labels' in err, err)
+
     # ---- bench --json --------------------------------------------------------
     for t in ('1', '2'):
         rc, out, err = run(['bench', '-m', model, '-i', corpus, '--json', '-r', '1', '-t', t])
