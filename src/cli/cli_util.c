@@ -115,7 +115,8 @@ void cli_help(const cli_cmd *cmd, FILE *out)
         fprintf(out, "  %.*s\n", (int)n, e);
         e += n + (nl != NULL);
     }
-    fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage error\n");
+    fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage error%s\n",
+            cmd == &cmd_train ? ", 130/143 stopped by SIGINT/SIGTERM (no model written)" : "");
 }
 
 int cli_common(const cli_cmd *cmd, int o)
