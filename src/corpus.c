@@ -515,6 +515,8 @@ static int key_is(const char *s, size_t n, const char *key)
 static int find_top_value(const char *s, size_t n, const char *key, size_t *at, size_t *len)
 {
     jscan j = {s, n, 0, NULL};
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        j.i = 3; /* cJSON skips a byte order mark */
     js_ws(&j);
     if (j.i >= n || s[j.i] != '{')
         return -1;
