@@ -266,9 +266,11 @@ static int js_fail(jscan *j, const char *why)
     return -1;
 }
 
+/* White space as cJSON skips it: any byte from 1 to 32 (JSON allows only
+ * four of them, but the scan must agree with the parser that accepted the line). */
 static void js_ws(jscan *j)
 {
-    while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\r' || j->s[j->i] == '\n'))
+    while (j->i < j->n && (unsigned char)j->s[j->i] >= 1 && (unsigned char)j->s[j->i] <= 32)
         j->i++;
 }
 

@@ -633,12 +633,15 @@ START_TEST(test_numeric_id_as_written)
     aitag_corpus_close(r);
 
     write_temp_str(&f, "{\"id\": -1.50e+3, \"text\": \"c\", \"x\": {\"id\": 5}}\n"
-                       "\xEF\xBB\xBF{\"id\": 7.0, \"text\": \"d\"}\n");
+                       "\xEF\xBB\xBF{\"id\": 7.0, \"text\": \"d\"}\n"
+                       "{\f\"id\"\v:\x01 8, \"text\": \"e\"}\n");
     r = open_with(&f, AITAG_INPUT_JSONL, 0);
     expect_ok(r, &rec, 1, "c");
     ck_assert_str_eq(rec.id, "-1.50e+3");
     expect_ok(r, &rec, 2, "d"); /* a byte order mark inside the file, before a numeric id */
     ck_assert_str_eq(rec.id, "7.0");
+    expect_ok(r, &rec, 3, "e"); /* control characters that cJSON takes for white space */
+    ck_assert_str_eq(rec.id, "8");
     aitag_corpus_close(r);
 }
 END_TEST
