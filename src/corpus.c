@@ -6,7 +6,7 @@
  * without being stored, and reported as AITAG_LIMIT.
  */
 #include <errno.h>
-#include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +43,8 @@ struct aitag_line_parser {
     char *scratch;
     size_t scratch_cap;
     char idbuf[64];
+    char *idnum;             /* a numeric id as written */
+    size_t idnum_cap;
     const char *labels[MAX_LABELS_PER_DOC];
     const char *name;        /* for messages: the input's name and line */
     uint64_t line;
@@ -50,6 +52,8 @@ struct aitag_line_parser {
 
 aitag_status aitag_line_parser_create(aitag_line_parser **out, aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_line_parser_create: out is NULL");
     *out = aitag__calloc(1, sizeof **out);
     return *out ? AITAG_OK : aitag__fail(err, AITAG_NOMEM, "out of memory");
 }
@@ -60,6 +64,7 @@ void aitag_line_parser_free(aitag_line_parser *p)
         return;
     cJSON_Delete(p->json);
     aitag__free(p->scratch);
+    aitag__free(p->idnum);
     aitag__free(p);
 }
 
@@ -76,7 +81,11 @@ aitag_corpus_params aitag_corpus_params_default(void)
 aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_corpus_params *p,
                                       aitag_corpus_reader **out, aitag_error *err)
 {
+    if (!out || !fp || !p)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_open_stream: %s is NULL", !out ? "out" : !fp ? "fp" : "p");
     *out = NULL;
+    if (!name)
+        name = "<stream>";
     if (p->max_bytes < 16)
         return aitag__fail(err, AITAG_INVALID, "the input size limit must be at least 16 bytes");
     aitag_corpus_reader *r = aitag__calloc(1, sizeof *r);
@@ -97,6 +106,8 @@ aitag_status aitag_corpus_open_stream(FILE *fp, const char *name, const aitag_co
 aitag_status aitag_corpus_open(const char *path, const aitag_corpus_params *p, aitag_corpus_reader **out,
                                aitag_error *err)
 {
+    if (!out || !path || !p)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_open: %s is NULL", !out ? "out" : !path ? "path" : "p");
     *out = NULL;
     if (strcmp(path, "-") == 0)
         return aitag_corpus_open_stream(stdin, "<stdin>", p, out, err);
@@ -124,9 +135,9 @@ void aitag_corpus_close(aitag_corpus_reader *r)
     aitag__free(r);
 }
 
-size_t aitag_corpus_buffered(const aitag_corpus_reader *r) { return r->len - r->pos; }
+size_t aitag_corpus_buffered(const aitag_corpus_reader *r) { return r ? r->len - r->pos : 0; }
 
-aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r) { return r->fmt; }
+aitag_input_format aitag_corpus_format(const aitag_corpus_reader *r) { return r ? r->fmt : AITAG_INPUT_AUTO; }
 
 /* Reads more input after the unconsumed bytes. 1 = got some, 0 = EOF, -1 = error. */
 static int fill(aitag_corpus_reader *r)
@@ -145,9 +156,19 @@ static int fill(aitag_corpus_reader *r)
     if (fd >= 0) {
         /* read(2) returns what a pipe has now; fread would wait to fill the whole buffer */
         ssize_t n;
-        do
+        for (;;) {
             n = read(fd, r->buf + r->len, r->cap - r->len);
-        while (n < 0 && errno == EINTR);
+            if (n >= 0)
+                break;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                /* a descriptor left non-blocking (by a parent, say): wait for input */
+                struct pollfd pfd = {fd, POLLIN, 0};
+                if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                    return -1;
+            } else if (errno != EINTR) {
+                break;
+            }
+        }
         if (n < 0)
             return -1;
         got = (size_t)n;
@@ -223,6 +244,312 @@ static aitag_status reader_bad(aitag_corpus_reader *r, aitag_error *err, aitag_s
     return aitag__fail(err, code, "%s:%llu: %s", r->name, (unsigned long long)r->line, what);
 }
 
+/* ---- raw JSON scanning --------------------------------------------------
+ * cJSON says neither why nor (through a global) where a line is malformed,
+ * and it keeps numbers only as doubles. These helpers read the raw line:
+ * json_diagnose finds the first error and its reason (called only after
+ * cJSON refused the line, so its cost is off the normal path), and
+ * find_top_value finds the text of a top-level member (an id number is
+ * echoed exactly as written). */
+
+#define JSON_DEPTH_MAX 1000 /* cJSON's CJSON_NESTING_LIMIT */
+
+typedef struct jscan {
+    const char *s;
+    size_t n, i;
+    const char *why; /* first error found */
+} jscan;
+
+static int js_fail(jscan *j, const char *why)
+{
+    if (!j->why)
+        j->why = why;
+    return -1;
+}
+
+/* White space as cJSON skips it: any byte from 1 to 32 (JSON allows only
+ * four of them, but the scan must agree with the parser that accepted the line). */
+static void js_ws(jscan *j)
+{
+    while (j->i < j->n && (unsigned char)j->s[j->i] >= 1 && (unsigned char)j->s[j->i] <= 32)
+        j->i++;
+}
+
+static int js_hex4(const char *p, unsigned *v)
+{
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
+        if (d == 16)
+            return -1;
+        *v = *v * 16 + d;
+    }
+    return 0;
+}
+
+/* A string at j->i (the opening quote). */
+static int js_string(jscan *j)
+{
+    size_t start = j->i++;
+    while (j->i < j->n) {
+        char c = j->s[j->i];
+        if (c == '"') {
+            j->i++;
+            return 0;
+        }
+        if (c != '\\') {
+            j->i++;
+            continue;
+        }
+        if (j->i + 1 >= j->n)
+            break;
+        char e = j->s[j->i + 1];
+        if (e != 'u') {
+            if (!strchr("\"\\/bfnrt", e) || e == '\0')
+                return js_fail(j, "invalid escape in a string (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+            j->i += 2;
+            continue;
+        }
+        unsigned v, w;
+        if (j->i + 6 > j->n || js_hex4(j->s + j->i + 2, &v) != 0)
+            return js_fail(j, "a \\u escape needs four hexadecimal digits");
+        if (v >= 0xDC00 && v <= 0xDFFF)
+            return js_fail(j, "lone surrogate: a \\uDC00-\\uDFFF escape without a high surrogate before it");
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            if (j->i + 12 > j->n || j->s[j->i + 6] != '\\' || j->s[j->i + 7] != 'u' ||
+                js_hex4(j->s + j->i + 8, &w) != 0 || w < 0xDC00 || w > 0xDFFF)
+                return js_fail(j, "lone surrogate: a \\uD800-\\uDBFF escape must be followed by a \\uDC00-\\uDFFF one");
+            j->i += 6;
+        }
+        j->i += 6;
+    }
+    j->i = start;
+    return js_fail(j, "unterminated string (no closing quote)");
+}
+
+static int js_number(jscan *j)
+{
+    const char *s = j->s;
+    size_t i = j->i, n = j->n;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else if (i < n && s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return js_fail(j, "invalid number");
+    if (i < n && s[i] == '.') {
+        size_t d = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return js_fail(j, "invalid number (a digit must follow the decimal point)");
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return js_fail(j, "invalid number (a digit must follow the exponent)");
+    }
+    j->i = i;
+    return 0;
+}
+
+static int js_value(jscan *j, unsigned depth);
+
+/* An object or array at j->i; close is '}' or ']'. */
+static int js_container(jscan *j, unsigned depth, char close)
+{
+    if (depth >= JSON_DEPTH_MAX)
+        return js_fail(j, "nesting too deep (more than 1000 levels of objects and arrays)");
+    j->i++;
+    js_ws(j);
+    if (j->i < j->n && j->s[j->i] == close) {
+        j->i++;
+        return 0;
+    }
+    for (;;) {
+        js_ws(j);
+        if (j->i >= j->n)
+            return js_fail(j, close == '}' ? "unterminated object (no closing '}')" : "unterminated array (no closing ']')");
+        if (close == '}') {
+            if (j->s[j->i] != '"')
+                return js_fail(j, "expected a member name in double quotes");
+            if (js_string(j) != 0)
+                return -1;
+            js_ws(j);
+            if (j->i >= j->n || j->s[j->i] != ':')
+                return js_fail(j, j->i >= j->n ? "unterminated object (no closing '}')" : "expected ':' after a member name");
+            j->i++;
+        }
+        if (js_value(j, depth + 1) != 0)
+            return -1;
+        js_ws(j);
+        if (j->i >= j->n)
+            return js_fail(j, close == '}' ? "unterminated object (no closing '}')" : "unterminated array (no closing ']')");
+        if (j->s[j->i] == close) {
+            j->i++;
+            return 0;
+        }
+        if (j->s[j->i] != ',')
+            return js_fail(j, close == '}' ? "expected ',' or '}' after a member" : "expected ',' or ']' after a value");
+        size_t comma = j->i++;
+        js_ws(j);
+        if (j->i < j->n && (j->s[j->i] == '}' || j->s[j->i] == ']')) {
+            j->i = comma;
+            return js_fail(j, "trailing comma");
+        }
+    }
+}
+
+static int js_value(jscan *j, unsigned depth)
+{
+    js_ws(j);
+    if (j->i >= j->n)
+        return js_fail(j, "unexpected end of the line (a value is missing)");
+    char c = j->s[j->i];
+    if (c == '{' || c == '[')
+        return js_container(j, depth, c == '{' ? '}' : ']');
+    if (c == '"')
+        return js_string(j);
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return js_number(j);
+    static const char *const lits[] = {"true", "false", "null"};
+    for (int k = 0; k < 3; k++) {
+        size_t l = strlen(lits[k]);
+        if (j->n - j->i >= l && memcmp(j->s + j->i, lits[k], l) == 0) {
+            j->i += l;
+            return 0;
+        }
+    }
+    if (c == '\'')
+        return js_fail(j, "strings take double quotes, not single quotes");
+    return js_fail(j, "unexpected character (expected a value: string, number, object, array, true, false or null)");
+}
+
+/* The reason and byte offset of the first error in a line cJSON refused;
+ * NULL when this scan finds none (then cJSON's own position is used). */
+static const char *json_diagnose(const char *s, size_t n, size_t *pos)
+{
+    jscan j = {s, n, 0, NULL};
+    if (js_value(&j, 0) == 0) {
+        js_ws(&j);
+        if (j.i < n)
+            js_fail(&j, "text after the JSON value");
+    }
+    *pos = j.i;
+    return j.why;
+}
+
+/* 1-based column of byte offset pos, counted in characters (UTF-8 lead bytes). */
+static size_t column_of(const char *s, size_t pos)
+{
+    size_t col = 1;
+    for (size_t i = 0; i < pos; i++)
+        col += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return col;
+}
+
+/* Skips one value of a line cJSON accepted (so it is well formed). */
+static void skip_value(jscan *j)
+{
+    js_ws(j);
+    if (j->i >= j->n)
+        return;
+    char c = j->s[j->i];
+    if (c == '"') {
+        js_string(j);
+        return;
+    }
+    if (c != '{' && c != '[') {
+        while (j->i < j->n && !strchr(",}] \t\r\n", j->s[j->i]))
+            j->i++;
+        return;
+    }
+    unsigned depth = 0;
+    while (j->i < j->n) {
+        c = j->s[j->i];
+        if (c == '"') {
+            js_string(j);
+            continue;
+        }
+        j->i++;
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return;
+    }
+}
+
+/* 1 if the JSON string at s[0..n) (without its quotes) decodes to key. */
+static int key_is(const char *s, size_t n, const char *key)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; k++) {
+        unsigned v = (unsigned char)s[i];
+        if (s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 6 <= n && js_hex4(s + i + 2, &v) == 0)
+                i += 6;
+            else {
+                v = (unsigned char)s[i + 1];
+                i += 2;
+            }
+        } else {
+            i++;
+        }
+        if (key[k] == '\0' || (unsigned char)key[k] != v)
+            return 0;
+    }
+    return key[k] == '\0';
+}
+
+/* The raw text of the top-level member key of a line cJSON accepted as an
+ * object: 0 and [*at, *at + *len), or -1 when there is no such member. */
+static int find_top_value(const char *s, size_t n, const char *key, size_t *at, size_t *len)
+{
+    jscan j = {s, n, 0, NULL};
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        j.i = 3; /* cJSON skips a byte order mark */
+    js_ws(&j);
+    if (j.i >= n || s[j.i] != '{')
+        return -1;
+    j.i++;
+    for (;;) {
+        js_ws(&j);
+        if (j.i >= n || s[j.i] != '"')
+            return -1;
+        size_t k0 = j.i + 1;
+        js_string(&j);
+        size_t k1 = j.i - 1;
+        js_ws(&j);
+        if (j.i >= n || s[j.i] != ':')
+            return -1;
+        j.i++;
+        js_ws(&j);
+        size_t v0 = j.i;
+        skip_value(&j);
+        if (k1 >= k0 && key_is(s + k0, k1 - k0, key)) {
+            *at = v0;
+            *len = j.i - v0;
+            return 0;
+        }
+        js_ws(&j);
+        if (j.i >= n || s[j.i] != ',')
+            return -1;
+        j.i++;
+    }
+}
+
 /* 1 if the raw JSON line holds the escape \u0000 (cJSON strings end at NUL,
  * so the rest of such a string would be lost silently). */
 static int has_nul_escape(const char *s, size_t n)
@@ -240,20 +567,80 @@ static int has_nul_escape(const char *s, size_t n)
     return 0;
 }
 
+static aitag_status bad_at(aitag_line_parser *r, aitag_error *err, const char *line, size_t pos, const char *what)
+{
+    return aitag__fail(err, AITAG_PARSE, "%s:%llu: column %zu: %s", r->name, (unsigned long long)r->line,
+                       column_of(line, pos), what);
+}
+
+/* A line cJSON refused: where and why, as far as the scan can tell. */
+static aitag_status json_error(aitag_line_parser *r, aitag_error *err, const char *line, size_t n, const char *end)
+{
+    size_t pos = 0;
+    const char *why = json_diagnose(line, n, &pos);
+    if (!why) {
+        pos = end && end >= line && end <= line + n ? (size_t)(end - line) : 0;
+        why = "not valid JSON";
+    }
+    return aitag__fail(err, AITAG_PARSE, "%s:%llu: malformed JSON at column %zu: %s", r->name,
+                       (unsigned long long)r->line, column_of(line, pos), why);
+}
+
+/* A numeric id, kept exactly as written in the line (a double would turn
+ * 0.1 into 0.10000000000000001 and 12345678901234567890 into 1.2345678901234567e+19). */
+static aitag_status number_id(aitag_line_parser *r, const char *line, size_t n, aitag_record *rec, aitag_error *err)
+{
+    size_t at, len;
+    if (find_top_value(line, n, "id", &at, &len) != 0)
+        return bad(r, err, AITAG_PARSE, "\"id\" could not be found in the line");
+    jscan j = {line + at, len, 0, NULL};
+    if (js_number(&j) != 0 || j.i != len)
+        return bad_at(r, err, line, at, "\"id\" is not a valid JSON number");
+    if (aitag__grow(&r->idnum, &r->idnum_cap, len + 1, 1) != 0)
+        return bad(r, err, AITAG_NOMEM, "out of memory");
+    memcpy(r->idnum, line + at, len);
+    r->idnum[len] = '\0';
+    rec->id = r->idnum;
+    rec->id_is_number = 1;
+    return AITAG_OK;
+}
+
+static aitag_status read_labels(aitag_line_parser *r, const cJSON *labels, aitag_record *rec, aitag_error *err)
+{
+    if (!cJSON_IsArray(labels))
+        return bad(r, err, AITAG_PARSE, "\"labels\" must be an array of strings");
+    const cJSON *l;
+    cJSON_ArrayForEach(l, labels)
+    {
+        if (!cJSON_IsString(l))
+            return bad(r, err, AITAG_PARSE, "\"labels\" must be an array of strings");
+        if (l->valuestring[0] == '\0')
+            return bad(r, err, AITAG_PARSE, "\"labels\" contains an empty label");
+        if (rec->n_labels == MAX_LABELS_PER_DOC)
+            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document (a fixed limit)");
+        r->labels[rec->n_labels++] = l->valuestring;
+    }
+    rec->labels = r->labels;
+    rec->has_labels = 1;
+    return AITAG_OK;
+}
+
 static aitag_status parse_json(aitag_line_parser *r, const char *line, size_t n, int labels_required,
                                aitag_record *rec, aitag_error *err)
 {
     cJSON_Delete(r->json);
     const char *end = NULL;
+    r->json = NULL;
+    const char *nul = memchr(line, '\0', n);
+    if (nul)
+        return bad_at(r, err, line, (size_t)(nul - line), "a NUL byte in the line (not valid JSON)");
     r->json = cJSON_ParseWithLengthOpts(line, n, &end, 0);
     if (!r->json)
-        return bad(r, err, AITAG_PARSE, "malformed JSON");
+        return json_error(r, err, line, n, end);
     while (end && end < line + n && (*end == ' ' || *end == '\t' || *end == '\r'))
         end++;
     if (end && end < line + n)
-        return bad(r, err, AITAG_PARSE, "text after the JSON object (one object per line)");
-    if (memchr(line, '\0', n))
-        return bad(r, err, AITAG_PARSE, "a NUL byte in the line (not valid JSON)");
+        return bad_at(r, err, line, (size_t)(end - line), "text after the JSON object (one object per line)");
     if (has_nul_escape(line, n))
         return bad(r, err, AITAG_PARSE, "a string contains a NUL character (\\u0000)");
     if (!cJSON_IsObject(r->json))
@@ -274,14 +661,10 @@ static aitag_status parse_json(aitag_line_parser *r, const char *line, size_t n,
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(r->json, "id");
     if (cJSON_IsString(id)) {
         rec->id = id->valuestring;
-    } else if (cJSON_IsNumber(id) && isfinite(id->valuedouble)) {
-        double v = id->valuedouble;
-        if (v > -9e15 && v < 9e15 && v == (double)(long long)v)
-            snprintf(r->idbuf, sizeof r->idbuf, "%lld", (long long)v);
-        else
-            snprintf(r->idbuf, sizeof r->idbuf, "%.17g", v);
-        rec->id = r->idbuf;
-        rec->id_is_number = 1;
+    } else if (cJSON_IsNumber(id)) {
+        aitag_status rc = number_id(r, line, n, rec, err);
+        if (rc != AITAG_OK)
+            return rc;
     } else if (id && !cJSON_IsNull(id)) {
         return bad(r, err, AITAG_PARSE, "\"id\" must be a string or a number");
     }
@@ -313,22 +696,15 @@ static aitag_status parse_json(aitag_line_parser *r, const char *line, size_t n,
             return bad(r, err, AITAG_PARSE, "\"labels\" is missing");
         return AITAG_OK;
     }
-    if (!cJSON_IsArray(labels))
-        return bad(r, err, AITAG_PARSE, "\"labels\" must be an array of strings");
-    const cJSON *l;
-    cJSON_ArrayForEach(l, labels)
-    {
-        if (!cJSON_IsString(l))
-            return bad(r, err, AITAG_PARSE, "\"labels\" must be an array of strings");
-        if (l->valuestring[0] == '\0')
-            return bad(r, err, AITAG_PARSE, "\"labels\" contains an empty label");
-        if (rec->n_labels == MAX_LABELS_PER_DOC)
-            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
-        r->labels[rec->n_labels++] = l->valuestring;
+    aitag_status rc = read_labels(r, labels, rec, err);
+    if (rc != AITAG_OK && !labels_required) {
+        /* a reader that does not need labels does not refuse an article for them */
+        rec->n_labels = 0;
+        rec->labels = NULL;
+        rec->has_labels = 0;
+        return AITAG_OK;
     }
-    rec->labels = r->labels;
-    rec->has_labels = 1;
-    return AITAG_OK;
+    return rc;
 }
 
 /* "__label__a __label__b text": labels are copied NUL-terminated to scratch. */
@@ -354,7 +730,7 @@ static aitag_status parse_fasttext(aitag_line_parser *r, const char *line, size_
         if (memchr(line + s, '\0', e - s))
             return bad(r, err, AITAG_PARSE, "NUL byte in a fastText label");
         if (rec->n_labels == MAX_LABELS_PER_DOC)
-            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document");
+            return bad(r, err, AITAG_LIMIT, "more than 64 labels on one document (a fixed limit)");
         memcpy(r->scratch + w, line + s, e - s);
         r->labels[rec->n_labels++] = r->scratch + w;
         w += e - s;
@@ -441,6 +817,8 @@ static aitag_status next_text(aitag_corpus_reader *r, aitag_record *rec, aitag_e
 aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, size_t *out_n, uint64_t *lineno,
                                     aitag_error *err)
 {
+    if (!r || !out || !out_n || !lineno)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_next_line: an argument is NULL");
     resolve_format(r);
     if (r->fmt == AITAG_INPUT_TEXT)
         return aitag__fail(err, AITAG_INVALID, "%s: a text input is one article, not lines", r->name);
@@ -478,6 +856,10 @@ aitag_status aitag_corpus_next_line(aitag_corpus_reader *r, const char **out, si
 aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int labels_required, const char *name,
                               uint64_t lineno, const char *line, size_t n, aitag_record *rec, aitag_error *err)
 {
+    if (!p || !rec || (!line && n))
+        return aitag__fail(err, AITAG_INVALID, "aitag_line_parse: %s is NULL", !p ? "the parser" : !rec ? "rec" : "line");
+    if (!name)
+        name = "<input>";
     memset(rec, 0, sizeof *rec);
     p->name = name;
     p->line = lineno;
@@ -499,6 +881,8 @@ aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int 
 
 aitag_status aitag_corpus_next(aitag_corpus_reader *r, aitag_record *rec, aitag_error *err)
 {
+    if (!r || !rec)
+        return aitag__fail(err, AITAG_INVALID, "aitag_corpus_next: %s is NULL", !r ? "the reader" : "rec");
     memset(rec, 0, sizeof *rec);
     resolve_format(r);
     if (r->fmt == AITAG_INPUT_TEXT)

@@ -2,6 +2,7 @@
  * dataset.c: labelled text -> tokenized rows of (term, count), plus document
  * frequencies. One tokenization pass; texts are not kept.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -13,6 +14,8 @@
 aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t hash_bits,
                                   aitag_dataset **out, aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_dataset_create: out is NULL");
     *out = NULL;
     if (hash_bits != 0 && (hash_bits < 10 || hash_bits > 30))
         return aitag__fail(err, AITAG_INVALID, "hash bits must be 0 (vocabulary) or 10..30");
@@ -75,9 +78,14 @@ void aitag_dataset_free(aitag_dataset *d)
     aitag__free(d);
 }
 
-size_t aitag_dataset_size(const aitag_dataset *d) { return d->n_docs; }
-void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels) { d->max_labels = max_labels ? max_labels : 1; }
-size_t aitag_dataset_num_labels(const aitag_dataset *d) { return d->labels.n; }
+size_t aitag_dataset_size(const aitag_dataset *d) { return d ? d->n_docs : 0; }
+size_t aitag_dataset_num_labels(const aitag_dataset *d) { return d ? d->labels.n : 0; }
+
+void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels)
+{
+    if (d)
+        d->max_labels = max_labels ? max_labels : 1;
+}
 
 static int grow_terms(aitag_dataset *d, size_t need)
 {
@@ -228,22 +236,14 @@ static aitag_status tokenize_doc(aitag_dataset *d, const char *text, size_t len,
     return AITAG_OK;
 }
 
-aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
-                               const char *const *labels, size_t n_labels, aitag_error *err)
+static aitag_status add_document(aitag_dataset *d, const char *text, size_t len, const char *const *labels,
+                                 size_t n_labels, const uint32_t *ids, size_t nid, aitag_error *err);
+
+/* Interns a document's labels (already NFC) and writes their distinct ids;
+ * refuses, before changing anything, more new labels than the limit allows. */
+static aitag_status add_labels(aitag_dataset *d, char *const *labels, size_t n_labels, uint32_t *ids, size_t *nid,
+                               aitag_error *err)
 {
-    if (d->n_docs >= UINT32_MAX - 1)
-        return aitag__fail(err, AITAG_LIMIT, "too many documents");
-    /* labels first, so a bad label leaves the dataset unchanged */
-    uint32_t ids[AITAG_MAX_LABELS_PER_DOC];
-    size_t nid = 0;
-    for (size_t i = 0; i < n_labels; i++) {
-        const char *why = aitag__label_problem(labels[i], strlen(labels[i]));
-        if (why)
-            return aitag__fail(err, AITAG_LABEL, "%s", why);
-    }
-    if (n_labels > AITAG_MAX_LABELS_PER_DOC)
-        return aitag__fail(err, AITAG_LIMIT, "more than %d labels on one document", AITAG_MAX_LABELS_PER_DOC);
-    /* how many labels are new: refuse before changing anything */
     size_t n_new = 0;
     for (size_t i = 0; i < n_labels; i++) {
         int dup_new = 0;
@@ -262,23 +262,77 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
             return aitag__fail(err, AITAG_NOMEM, "out of memory adding a label");
         }
         int dup = 0;
-        for (size_t j = 0; j < nid; j++)
+        for (size_t j = 0; j < *nid; j++)
             dup |= ids[j] == id;
         if (!dup)
-            ids[nid++] = id;
+            ids[(*nid)++] = id;
     }
+    return AITAG_OK;
+}
 
+/* Labels are compared in NFC, as texts are normalised: "caf\u00e9" and
+ * "cafe\u0301" are one label. norm[] receives malloc'd copies. */
+static aitag_status normalise_labels(const char *const *labels, size_t n_labels, char **norm, aitag_error *err)
+{
+    for (size_t i = 0; i < n_labels; i++) {
+        const char *why = aitag__label_problem(labels[i], strlen(labels[i]), 0);
+        if (why)
+            return aitag__fail(err, AITAG_LABEL, "%s", why);
+        norm[i] = (char *)utf8proc_NFC((const utf8proc_uint8_t *)labels[i]);
+        if (!norm[i])
+            return aitag__fail(err, AITAG_NOMEM, "out of memory normalising a label");
+        why = aitag__label_problem(norm[i], strlen(norm[i]), 1);
+        if (why)
+            return aitag__fail(err, AITAG_LABEL, "%s (in NFC)", why);
+    }
+    return AITAG_OK;
+}
+
+aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
+                               const char *const *labels, size_t n_labels, aitag_error *err)
+{
+    if (!d || (!text && len) || (!labels && n_labels))
+        return aitag__fail(err, AITAG_INVALID, "aitag_dataset_add: %s is NULL", !d ? "the dataset" : !labels ? "labels" : "text");
+    for (size_t i = 0; i < n_labels; i++)
+        if (!labels[i])
+            return aitag__fail(err, AITAG_INVALID, "aitag_dataset_add: label %zu is NULL", i);
+    if (!text)
+        text = "";
+    if (d->n_docs >= UINT32_MAX - 1)
+        return aitag__fail(err, AITAG_LIMIT, "too many documents");
+    if (n_labels > AITAG_MAX_LABELS_PER_DOC)
+        return aitag__fail(err, AITAG_LIMIT, "more than %d labels on one document (a fixed limit)",
+                           AITAG_MAX_LABELS_PER_DOC);
+    /* labels first, so a bad label leaves the dataset unchanged */
+    char *norm[AITAG_MAX_LABELS_PER_DOC] = {0};
+    uint32_t ids[AITAG_MAX_LABELS_PER_DOC];
+    size_t nid = 0;
+    const size_t labels_before = d->labels.n;
+    aitag_status rc = normalise_labels(labels, n_labels, norm, err);
+    if (rc == AITAG_OK)
+        rc = add_labels(d, norm, n_labels, ids, &nid, err);
+    if (rc == AITAG_OK)
+        rc = add_document(d, text, len, (const char *const *)norm, n_labels, ids, nid, err);
+    if (rc != AITAG_OK)
+        aitag__strmap_truncate(&d->labels, labels_before);
+    for (size_t i = 0; i < n_labels; i++)
+        free(norm[i]);
+    return rc;
+}
+
+/* The document's rows, after its labels were interned (ids[0..nid)). */
+static aitag_status add_document(aitag_dataset *d, const char *text, size_t len, const char *const *labels,
+                                 size_t n_labels, const uint32_t *ids, size_t nid, aitag_error *err)
+{
     if (d->n_docs + 2 > d->docs_cap) {
         size_t c1 = d->docs_cap, c2 = d->docs_cap;
         if (aitag__grow(&d->doc_start, &c1, d->n_docs + 2, sizeof *d->doc_start) ||
             aitag__grow(&d->lab_start, &c2, d->n_docs + 2, sizeof *d->lab_start)) {
-            aitag__strmap_truncate(&d->labels, labels_before);
             return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
         }
         d->docs_cap = c1 < c2 ? c1 : c2;
     }
     if (aitag__grow(&d->lab, &d->lab_cap, d->n_lab + nid, sizeof *d->lab) != 0) {
-        aitag__strmap_truncate(&d->labels, labels_before);
         return aitag__fail(err, AITAG_NOMEM, "out of memory adding a document");
     }
 
@@ -302,7 +356,6 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
             d->last_doc[d->tid[i]] = 0;
         }
         d->nnz = nnz0;
-        aitag__strmap_truncate(&d->labels, labels_before);
         return rc != AITAG_OK && rc != AITAG_CANCELLED ? rc
                                                         : aitag__fail(err, AITAG_NOMEM, "out of memory tokenizing a document");
     }

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "aitag/model.h"
@@ -19,10 +20,14 @@
 
 aitag_status aitag_default_model_path(char *buf, size_t n, aitag_error *err)
 {
+    if (!buf || n == 0)
+        return aitag__fail(err, AITAG_INVALID, "aitag_default_model_path: no buffer");
     const char *env = getenv("AITAG_MODEL");
     if (env && *env) {
-        if ((size_t)snprintf(buf, n, "%s", env) >= n)
-            return aitag__fail(err, AITAG_LIMIT, "AITAG_MODEL is too long");
+        size_t len = strlen(env);
+        if (len >= n)
+            return aitag__fail(err, AITAG_LIMIT, "AITAG_MODEL is too long (%zu bytes; at most %zu)", len, n ? n - 1 : 0);
+        memcpy(buf, env, len + 1);
         return AITAG_OK; /* an explicit choice: let loading report if it is missing */
     }
     const char *cands[] = {AITAG_DATADIR "/default.aitag"};

@@ -98,7 +98,7 @@ void aitag__meta_set_str(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
-const char *aitag__label_problem(const char *s, size_t n)
+const char *aitag__label_problem(const char *s, size_t n, int need_nfc)
 {
     if (n == 0)
         return "empty label";
@@ -113,6 +113,8 @@ const char *aitag__label_problem(const char *s, size_t n)
             return "label contains a control character";
         i += (size_t)len;
     }
+    if (!need_nfc)
+        return NULL;
     /* one spelling per label: "café" typed with a combining accent is the same label */
     utf8proc_uint8_t *nfc = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfc,
@@ -370,7 +372,7 @@ static int get_labels(ctx *c, aitag__meta *m, const cJSON *arr, int untrainable)
     const cJSON *v;
     cJSON_ArrayForEach(v, arr)
     {
-        const char *why = cJSON_IsString(v) ? aitag__label_problem(v->valuestring, strlen(v->valuestring))
+        const char *why = cJSON_IsString(v) ? aitag__label_problem(v->valuestring, strlen(v->valuestring), 1)
                                             : "not a string";
         if (why) {
             aitag__fail(c->err, AITAG_CORRUPT, "%s: %slabel %zu: %s", c->name, untrainable ? "untrainable " : "", k, why);

@@ -49,7 +49,7 @@ aitag_status aitag__meta_from_json(const char *text, size_t len, const char *nam
                                    aitag_error *err);
 
 /* Why a label name is unusable (NULL if it is fine): empty, over 255 bytes,
- * not valid UTF-8, a control character, or not in Unicode NFC. */
-const char *aitag__label_problem(const char *s, size_t n);
+ * not valid UTF-8, a control character, or (need_nfc) not in Unicode NFC. */
+const char *aitag__label_problem(const char *s, size_t n, int need_nfc);
 
 #endif

@@ -9,16 +9,19 @@
 #include "internal.h"
 #include "model_internal.h"
 
-size_t aitag_model_num_labels(const aitag_model *m) { return m->n_labels; }
-size_t aitag_model_num_features(const aitag_model *m) { return m->n_features; }
-int aitag_model_is_single_label(const aitag_model *m) { return m->single_label; }
-const char *aitag_model_header(const aitag_model *m) { return m->header; }
-const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m) { return &m->tok; }
+/* The accessors accept NULL (0 or NULL back), like the free functions. */
+size_t aitag_model_num_labels(const aitag_model *m) { return m ? m->n_labels : 0; }
+size_t aitag_model_num_features(const aitag_model *m) { return m ? m->n_features : 0; }
+int aitag_model_is_single_label(const aitag_model *m) { return m ? m->single_label : 0; }
+const char *aitag_model_header(const aitag_model *m) { return m ? m->header : NULL; }
+const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag_model *m) { return m ? &m->tok : NULL; }
 
-const char *aitag_model_label(const aitag_model *m, size_t k) { return k < m->n_labels ? m->labels[k] : NULL; }
+const char *aitag_model_label(const aitag_model *m, size_t k) { return m && k < m->n_labels ? m->labels[k] : NULL; }
 
 int64_t aitag_model_label_index(const aitag_model *m, const char *name)
 {
+    if (!m || !name)
+        return -1;
     for (uint32_t k = 0; k < m->n_labels; k++)
         if (strcmp(m->labels[k], name) == 0)
             return k;
@@ -27,9 +30,10 @@ int64_t aitag_model_label_index(const aitag_model *m, const char *name)
 
 const char *aitag_model_term(const aitag_model *m, uint32_t id, size_t *len)
 {
-    if (!m->terms || id >= m->n_features)
+    if (!m || !m->terms || id >= m->n_features)
         return NULL;
-    *len = m->term_off[id + 1] - m->term_off[id];
+    if (len)
+        *len = m->term_off[id + 1] - m->term_off[id];
     return m->terms + m->term_off[id];
 }
 
@@ -92,58 +96,81 @@ static int ranks_before(const double *mg, uint32_t a, uint32_t b)
     return mg[a] > mg[b] || (mg[a] == mg[b] && a < b);
 }
 
-/* Inserts k into tags[0..n), kept in rank order; returns the new length. */
-static size_t insert_ranked(const double *mg, uint32_t *tags, size_t n, uint32_t k)
+/* Sift-down for sort_ranked: a max-heap whose top is the label that ranks last. */
+static void sift_down(const double *mg, uint32_t *a, size_t root, size_t n)
 {
-    size_t j = n;
-    while (j > 0 && ranks_before(mg, k, tags[j - 1])) {
-        tags[j] = tags[j - 1];
-        j--;
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && ranks_before(mg, a[c], a[c + 1]))
+            c++;
+        if (!ranks_before(mg, a[root], a[c]))
+            return;
+        uint32_t t = a[root];
+        a[root] = a[c];
+        a[c] = t;
+        root = c;
     }
-    tags[j] = k;
-    return n + 1;
+}
+
+/* Sorts labels into rank order (heapsort: O(n log n) in the worst case, no
+ * allocation; the order is total, so the result does not depend on the sort). */
+static void sort_ranked(const double *mg, uint32_t *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(mg, a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        uint32_t t = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = t;
+        sift_down(mg, a, 0, end - 1);
+    }
+}
+
+/* 1 if label k passes on its own: over its threshold, or the single-label winner. */
+static int passes(const aitag_model *m, const double *margins, uint32_t k, uint32_t best)
+{
+    return m->single_label ? k == best : margins[k] > m->threshold[k];
 }
 
 size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_decide_opts *o, uint32_t *tags,
                     double *probs)
 {
+    if (!m || !margins || !tags)
+        return 0;
     const uint32_t K = m->n_labels;
-    size_t n = 0;
     if (probs)
         for (uint32_t k = 0; k < K; k++)
             probs[k] = 1.0 / (1.0 + exp(m->platt_a[k] * margins[k] + m->platt_b[k]));
-    if (m->single_label) {
-        uint32_t best = 0;
+    uint32_t best = 0;
+    if (m->single_label)
         for (uint32_t k = 1; k < K; k++)
             if (ranks_before(margins, k, best))
                 best = k;
-        tags[n++] = best;
-    } else {
-        /* passing labels only: usually a handful, so no full sort */
-        for (uint32_t k = 0; k < K; k++)
-            if (margins[k] > m->threshold[k])
-                n = insert_ranked(margins, tags, n, k);
-    }
+    size_t n = 0;
+    for (uint32_t k = 0; k < K; k++)
+        if (passes(m, margins, k, best))
+            tags[n++] = k;
     size_t want = o && o->min_labels > n ? (o->min_labels < K ? o->min_labels : K) : n;
-    while (n < want) {
-        /* the best label not chosen yet (n is small, so the scan is cheap) */
-        uint32_t best = UINT32_MAX;
-        for (uint32_t k = 0; k < K; k++) {
-            int taken = 0;
-            for (size_t j = 0; j < n && !taken; j++)
-                taken = tags[j] == k;
-            if (!taken && (best == UINT32_MAX || ranks_before(margins, k, best)))
-                best = k;
+    if (want > n) {
+        /* every label in rank order, then the passing ones and the best of the rest */
+        for (uint32_t k = 0; k < K; k++)
+            tags[k] = k;
+        sort_ranked(margins, tags, K);
+        size_t extra = want - n, kept = 0;
+        for (uint32_t i = 0; i < K && kept < want; i++) {
+            uint32_t k = tags[i];
+            if (passes(m, margins, k, best))
+                tags[kept++] = k;
+            else if (extra > 0) {
+                tags[kept++] = k;
+                extra--;
+            }
         }
-        tags[n++] = best;
-    }
-    /* the filled labels may outrank passing ones: keep the list in margin order */
-    for (size_t i = 1; i < n; i++) {
-        uint32_t k = tags[i];
-        size_t j = i;
-        for (; j > 0 && ranks_before(margins, k, tags[j - 1]); j--)
-            tags[j] = tags[j - 1];
-        tags[j] = k;
+        n = kept;
+    } else {
+        sort_ranked(margins, tags, n);
     }
     if (o && o->top_k && n > o->top_k)
         n = o->top_k;

@@ -101,6 +101,8 @@ const char *aitag_tokenizer_params_check(const aitag_tokenizer_params *p)
 
 int aitag_tokenizer_utf8proc_options(const aitag_tokenizer_params *p)
 {
+    if (!p)
+        return 0;
     int o = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
     if (p->strip_accents)
         o |= UTF8PROC_STRIPMARK;
@@ -110,6 +112,8 @@ int aitag_tokenizer_utf8proc_options(const aitag_tokenizer_params *p)
 aitag_status aitag_tokenizer_create(const aitag_tokenizer_params *p, aitag_tokenizer **out,
                                     aitag_error *err)
 {
+    if (!out)
+        return aitag__fail(err, AITAG_INVALID, "aitag_tokenizer_create: out is NULL");
     *out = NULL;
     const char *why = aitag_tokenizer_params_check(p);
     if (why)
@@ -132,7 +136,7 @@ void aitag_tokenizer_free(aitag_tokenizer *t)
     aitag__free(t);
 }
 
-const aitag_tokenizer_params *aitag_tokenizer_params_of(const aitag_tokenizer *t) { return &t->p; }
+const aitag_tokenizer_params *aitag_tokenizer_params_of(const aitag_tokenizer *t) { return t ? &t->p : NULL; }
 
 /* ---- emitter ------------------------------------------------------------ */
 
@@ -443,6 +447,8 @@ static size_t chunk_cut(const uint8_t *p, size_t s, size_t e)
 aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, aitag_term_fn fn,
                             void *ud, aitag_tokenize_stats *stats, aitag_error *err)
 {
+    if (!t || !fn || (!text && len))
+        return aitag__fail(err, AITAG_INVALID, "aitag_tokenize: %s is NULL", !t ? "the tokenizer" : !fn ? "fn" : "text");
     const uint8_t *p = (const uint8_t *)text;
     aitag_status rc = AITAG_OK;
     memset(&t->st, 0, sizeof t->st);
@@ -455,6 +461,11 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
     t->st.bytes = len;
 
     size_t i = 0;
+    /* End of the last ASCII run found to go on into non-ASCII bytes: a word
+     * that starts before it takes the Unicode path at once, without scanning
+     * the run again (a long run is cut into many chunks, and rescanning it
+     * from each chunk's end would be quadratic). */
+    size_t mixed_end = 0;
     while (i < len && !t->stop) {
         unsigned c = p[i];
         if (c < 0x80 && !ascii_alnum[c]) {
@@ -464,7 +475,7 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
             continue;
         }
         size_t s = i;
-        if (c < 0x80) {
+        if (c < 0x80 && s >= mixed_end) {
             /* ASCII word; digits keep an inner '.' or ',' ("3.5", "1,200") */
             while (i < len) {
                 unsigned d = p[i];
@@ -490,6 +501,7 @@ aitag_status aitag_tokenize(aitag_tokenizer *t, const char *text, size_t len, ai
                 continue;
             }
             /* a word that goes on past ASCII: redo it on the Unicode path */
+            mixed_end = i;
         }
         size_t e = s;
         while (e < len && e - s < CHUNK_MAX &&

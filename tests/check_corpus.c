@@ -37,9 +37,11 @@ static void write_temp(tmpfile_t *f, const char *data, size_t n)
 
 static void write_temp_str(tmpfile_t *f, const char *s) { write_temp(f, s, strlen(s)); }
 
-static aitag_corpus_reader *open_with(const tmpfile_t *f, aitag_input_format fmt, size_t max_bytes)
+static aitag_corpus_reader *open_labelled(const tmpfile_t *f, aitag_input_format fmt, size_t max_bytes,
+                                          int labels_required)
 {
     aitag_corpus_params p = aitag_corpus_params_default();
+    p.labels_required = labels_required;
     p.format = fmt;
     if (max_bytes)
         p.max_bytes = max_bytes;
@@ -50,6 +52,11 @@ static aitag_corpus_reader *open_with(const tmpfile_t *f, aitag_input_format fmt
     ck_assert_ptr_nonnull(r);
     unlink(f->path); /* the open file stays readable; nothing is left behind if a check fails */
     return r;
+}
+
+static aitag_corpus_reader *open_with(const tmpfile_t *f, aitag_input_format fmt, size_t max_bytes)
+{
+    return open_labelled(f, fmt, max_bytes, 0);
 }
 
 static int text_is(const aitag_record *rec, const char *s)
@@ -255,7 +262,7 @@ START_TEST(test_jsonl_bad_lines)
 {
     char *deep = nested_arrays(5000);
     const char *lines[] = {
-        "{\"id\":\"ok1\",\"text\":\"fine\"}",
+        "{\"id\":\"ok1\",\"text\":\"fine\",\"labels\":[]}",
         "{\"text\": \"unterminated",                       /* 2 malformed */
         "{\"title\":\"only a title\"}",                     /* 3 missing text */
         "{\"text\": 5}",                                    /* 4 text not a string */
@@ -267,7 +274,7 @@ START_TEST(test_jsonl_bad_lines)
         "[\"not an object\"]",                              /* 10 */
         "{\"id\":true,\"text\":\"x\"}",                     /* 11 id neither string nor number */
         "{\"id\":\"doc12\",\"text\":\"x\",\"labels\":[1]}", /* 12 bad, but the id is readable */
-        "{\"id\":\"last\",\"text\":\"fine\"}",
+        "{\"id\":\"last\",\"text\":\"fine\",\"labels\":[]}",
     };
     const size_t n_lines = sizeof lines / sizeof *lines;
     size_t cap = 2 * 5000 + 4096, len = 0;
@@ -283,7 +290,7 @@ START_TEST(test_jsonl_bad_lines)
     tmpfile_t f;
     write_temp(&f, data, len);
 
-    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_AUTO, 0);
+    aitag_corpus_reader *r = open_labelled(&f, AITAG_INPUT_AUTO, 0, 1);
     aitag_record rec;
     expect_ok(r, &rec, 1, "fine");
     for (uint64_t line = 2; line <= 12; line++) {
@@ -294,6 +301,26 @@ START_TEST(test_jsonl_bad_lines)
     }
     expect_ok(r, &rec, 13, "fine");
     ck_assert_str_eq(rec.id, "last");
+    expect_end(r);
+    aitag_corpus_close(r);
+
+    /* a reader that does not need labels takes the articles whose labels
+     * field is malformed (5, 6, 7, 12), without labels */
+    write_temp(&f, data, len);
+    r = open_labelled(&f, AITAG_INPUT_AUTO, 0, 0);
+    expect_ok(r, &rec, 1, "fine");
+    for (uint64_t line = 2; line <= 12; line++) {
+        if (line == 5 || line == 6 || line == 7 || line == 12) {
+            expect_ok(r, &rec, line, "x");
+            ck_assert_int_eq(rec.has_labels, 0);
+            ck_assert_uint_eq(rec.n_labels, 0);
+            if (line == 12)
+                ck_assert_str_eq(rec.id, "doc12");
+        } else {
+            expect_bad(r, f.path, &rec, AITAG_PARSE, line);
+        }
+    }
+    expect_ok(r, &rec, 13, "fine");
     expect_end(r);
     aitag_corpus_close(r);
     unlink(f.path);
@@ -530,6 +557,95 @@ START_TEST(test_line_limit)
 }
 END_TEST
 
+/* Each malformed line's message gives the column and the reason. */
+START_TEST(test_json_error_messages)
+{
+    char *deep = nested_arrays(1500);
+    static const struct {
+        const char *line;
+        unsigned col;
+        const char *reason;
+    } cases[] = {
+        {"{\"text\": \"x\", }", 13, "trailing comma"},
+        {"{\"text\": [1, 2,]}", 15, "trailing comma"},
+        {"{\"text\": \"unterminated", 10, "unterminated string"},
+        {"{\"text\": \"\\ud800 alone\"}", 11, "lone surrogate"},
+        {"{\"text\": \"\\udc00\"}", 11, "lone surrogate"},
+        {"{\"text\": \"caf\xC3\xA9\" \"x\"}", 17, "expected ',' or '}'"},
+        {"{\"text\": \"\\q\"}", 11, "invalid escape"},
+        {"{text: \"x\"}", 2, "member name in double quotes"},
+        {"{\"text\" \"x\"}", 9, "expected ':'"},
+        {"{\"text\": 'x'}", 10, "single quotes"},
+        {"{\"text\": \"x\"", 13, "unterminated object"},
+        {"{\"text\": \"x\", \"id\": 01}", 21, "not a valid JSON number"},
+        {NULL, 1001, "nesting too deep"},
+    };
+    const size_t n = sizeof cases / sizeof *cases;
+    size_t cap = 4 * 1500 + 4096, len = 0;
+    char *data = malloc(cap);
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(data + len, cap - len, "%s\n", cases[i].line ? cases[i].line : deep);
+    tmpfile_t f;
+    write_temp(&f, data, len);
+    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_JSONL, 0);
+    for (size_t i = 0; i < n; i++) {
+        aitag_record rec;
+        aitag_error err = {0};
+        ck_assert_int_eq(aitag_corpus_next(r, &rec, &err), AITAG_PARSE);
+        char col[32];
+        snprintf(col, sizeof col, "column %u:", cases[i].col);
+        ck_assert_msg(strstr(err.msg, col) && strstr(err.msg, cases[i].reason),
+                      "line %zu: \"%s\" lacks \"%s\" or \"%s\"", i + 1, err.msg, col, cases[i].reason);
+    }
+    expect_end(r);
+    aitag_corpus_close(r);
+    free(data);
+    free(deep);
+}
+END_TEST
+
+/* A numeric id comes back exactly as written; a number JSON does not allow is refused. */
+START_TEST(test_numeric_id_as_written)
+{
+    tmpfile_t f;
+    write_temp_str(&f, "{\"id\": 0.1, \"text\": \"a\"}\n"
+                       "{\"text\": \"b\", \"id\":12345678901234567890}\n"
+                       "{\"title\": {\"id\": 5}, \"\\u0069d\": -1.50e+3, \"text\": \"c\"}\n"
+                       "{\"id\": 1e999, \"text\": \"d\"}\n"
+                       "{\"id\": 0, \"text\": \"e\"}\n"
+                       "{\"id\": 1.0, \"text\": \"f\"}\n");
+    aitag_corpus_reader *r = open_with(&f, AITAG_INPUT_JSONL, 0);
+    static const char *const want[] = {"0.1", "12345678901234567890", "-1.50e+3", "1e999", "0", "1.0"};
+    aitag_record rec;
+    for (uint64_t i = 0; i < 6; i++) {
+        aitag_error err = {0};
+        aitag_status rc = aitag_corpus_next(r, &rec, &err);
+        if (i == 2) { /* a title that is an object is refused, but the id found is the top-level one */
+            ck_assert_int_eq(rc, AITAG_PARSE);
+            continue;
+        }
+        ck_assert_msg(rc == AITAG_OK, "line %llu: %s", (unsigned long long)i + 1, err.msg);
+        ck_assert_int_eq(rec.id_is_number, 1);
+        ck_assert_str_eq(rec.id, want[i]);
+    }
+    expect_end(r);
+    aitag_corpus_close(r);
+
+    write_temp_str(&f, "{\"id\": -1.50e+3, \"text\": \"c\", \"x\": {\"id\": 5}}\n"
+                       "\xEF\xBB\xBF{\"id\": 7.0, \"text\": \"d\"}\n"
+                       "{\f\"id\"\v:\x01 8, \"text\": \"e\"}\n");
+    r = open_with(&f, AITAG_INPUT_JSONL, 0);
+    expect_ok(r, &rec, 1, "c");
+    ck_assert_str_eq(rec.id, "-1.50e+3");
+    expect_ok(r, &rec, 2, "d"); /* a byte order mark inside the file, before a numeric id */
+    ck_assert_str_eq(rec.id, "7.0");
+    expect_ok(r, &rec, 3, "e"); /* control characters that cJSON takes for white space */
+    ck_assert_str_eq(rec.id, "8");
+    aitag_corpus_close(r);
+}
+END_TEST
+
 /* Regressions found by fuzz_corpus (tests/fuzz/regressions/corpus-*). */
 START_TEST(test_fuzz_regressions)
 {
@@ -556,7 +672,7 @@ START_TEST(test_fuzz_regressions)
     r = open_with(&f, AITAG_INPUT_JSONL, 0);
     expect_ok(r, &rec, 1, "x");
     ck_assert_int_eq(rec.id_is_number, 1);
-    ck_assert_str_eq(rec.id, "1.0000000000000001e+300");
+    ck_assert_str_eq(rec.id, "1e300"); /* as written */
     expect_ok(r, &rec, 2, "y");
     ck_assert_str_eq(rec.id, "-7");
     expect_end(r);
@@ -715,6 +831,8 @@ Suite *corpus_suite(void)
     tcase_add_test(tc, test_jsonl_trailing_garbage);
     tcase_add_test(tc, test_labels_required);
     tcase_add_test(tc, test_jsonl_bad_lines);
+    tcase_add_test(tc, test_json_error_messages);
+    tcase_add_test(tc, test_numeric_id_as_written);
     tcase_add_test(tc, test_blank_lines);
     tcase_add_test(tc, test_crlf_and_no_final_newline);
     tcase_add_test(tc, test_fasttext);

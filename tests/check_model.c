@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -1125,6 +1126,148 @@ START_TEST(decide_multi_label_top_k_and_min_labels)
 }
 END_TEST
 
+
+/* A model of K labels made in memory: aitag_decide reads only the labels'
+ * count, thresholds, Platt parameters and the single-label flag. */
+typedef struct fake_model {
+    struct aitag_model m;
+    double *thr, *a, *b;
+} fake_model;
+
+static void fake_init(fake_model *f, uint32_t K, double threshold)
+{
+    memset(f, 0, sizeof *f);
+    f->thr = malloc(K * sizeof *f->thr);
+    f->a = calloc(K, sizeof *f->a);
+    f->b = calloc(K, sizeof *f->b);
+    ck_assert(f->thr && f->a && f->b);
+    for (uint32_t k = 0; k < K; k++)
+        f->thr[k] = threshold;
+    f->m.n_labels = K;
+    f->m.threshold = f->thr;
+    f->m.platt_a = f->a;
+    f->m.platt_b = f->b;
+}
+
+static void fake_free(fake_model *f)
+{
+    free(f->thr);
+    free(f->a);
+    free(f->b);
+}
+
+/* CPU time of this thread: other work on the machine does not skew a ratio */
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Best of 5 times of aitag_decide over K labels with margins from a fixed
+ * generator (many ties), and min_labels = K (threshold above every margin)
+ * or every label passing (threshold below). Checks the result's order. */
+static double time_decide(uint32_t K, int all_pass)
+{
+    fake_model f;
+    fake_init(&f, K, all_pass ? -1e9 : 1e9);
+    double *mg = malloc(K * sizeof *mg);
+    uint32_t *tags = malloc(K * sizeof *tags);
+    ck_assert(mg && tags);
+    uint32_t rng = 7;
+    for (uint32_t k = 0; k < K; k++) {
+        rng = rng * 1103515245u + 12345u;
+        mg[k] = (double)((rng >> 16) % 997) / 100.0 - 5.0;
+    }
+    aitag_decide_opts o = aitag_decide_opts_default();
+    o.min_labels = all_pass ? 0 : K;
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = mono_now();
+        size_t n = aitag_decide(&f.m, mg, &o, tags, NULL);
+        double dt = mono_now() - t0;
+        best = dt < best ? dt : best;
+        ck_assert_uint_eq(n, K);
+        for (size_t i = 1; i < n; i++) /* best first; ties by index */
+            ck_assert(mg[tags[i - 1]] > mg[tags[i]] || (mg[tags[i - 1]] == mg[tags[i]] && tags[i - 1] < tags[i]));
+    }
+    free(mg);
+    free(tags);
+    fake_free(&f);
+    return best;
+}
+
+START_TEST(decide_is_n_log_n_in_the_labels)
+{
+    /* 16 times the labels must cost about 16 log times as much: min_labels
+     * used to rescan the chosen labels for each label added (cubic), and
+     * passing labels were insertion-sorted (quadratic) */
+    for (int all_pass = 0; all_pass <= 1; all_pass++) {
+        double small = time_decide(2000, all_pass), big = time_decide(32000, all_pass);
+        ck_assert_msg(big < 64 * small + 0.005, "%s: 16x the labels took %.1fx the time (%.5f s vs %.5f s)",
+                      all_pass ? "all passing" : "min_labels", big / small, big, small);
+    }
+}
+END_TEST
+
+START_TEST(decide_min_labels_matches_a_plain_ranking)
+{
+    /* against a slow reference: passing labels, then the best of the rest,
+     * the whole list in rank order, for random margins with ties */
+    const uint32_t K = 40;
+    fake_model f;
+    fake_init(&f, K, 0.0);
+    double mg[40];
+    uint32_t tags[40], ref[40];
+    uint32_t rng = 99;
+    for (int trial = 0; trial < 300; trial++) {
+        for (uint32_t k = 0; k < K; k++) {
+            rng = rng * 1103515245u + 12345u;
+            mg[k] = (double)((int)((rng >> 16) % 9) - 6) / 2.0;
+        }
+        f.m.single_label = trial % 3 == 0;
+        aitag_decide_opts o = aitag_decide_opts_default();
+        o.min_labels = (uint32_t)(trial % 45);
+        o.top_k = (uint32_t)(trial % 7 == 0 ? 3 : 0);
+        size_t n = aitag_decide(&f.m, mg, &o, tags, NULL);
+        /* reference: rank all by selection, mark the passing ones */
+        int used[40] = {0};
+        size_t rn = 0, npass = 0;
+        uint32_t order[40];
+        for (uint32_t i = 0; i < K; i++) {
+            uint32_t b = UINT32_MAX;
+            for (uint32_t k = 0; k < K; k++)
+                if (!used[k] && (b == UINT32_MAX || mg[k] > mg[b] || (mg[k] == mg[b] && k < b)))
+                    b = k;
+            used[b] = 1;
+            order[i] = b;
+        }
+        int pass[40];
+        for (uint32_t k = 0; k < K; k++)
+            pass[k] = f.m.single_label ? k == order[0] : mg[k] > 0.0;
+        for (uint32_t k = 0; k < K; k++)
+            npass += (size_t)pass[k];
+        size_t want = o.min_labels > npass ? (o.min_labels < K ? o.min_labels : K) : npass;
+        size_t extra = want - npass;
+        for (uint32_t i = 0; i < K; i++) {
+            uint32_t k = order[i];
+            if (pass[k])
+                ref[rn++] = k;
+            else if (extra) {
+                ref[rn++] = k;
+                extra--;
+            }
+        }
+        if (o.top_k && rn > o.top_k)
+            rn = o.top_k;
+        ck_assert_uint_eq(n, rn);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_eq(tags[i], ref[i]);
+    }
+    fake_free(&f);
+}
+END_TEST
+
 /* "Tags are label indices sorted by margin, best first" (model.h), also
  * when min_labels adds labels that did not pass their thresholds. */
 START_TEST(decide_tags_sorted_by_margin_with_min_labels)
@@ -1406,6 +1549,8 @@ Suite *model_suite(void)
     tcase_add_test(tc, decide_multi_label_top_k_and_min_labels);
     tcase_add_test(tc, decide_tags_sorted_by_margin_with_min_labels);
     tcase_add_test(tc, decide_single_label_is_argmax);
+    tcase_add_test(tc, decide_is_n_log_n_in_the_labels);
+    tcase_add_test(tc, decide_min_labels_matches_a_plain_ranking);
     tcase_add_test(tc, probabilities_are_calibrated_sigmoids);
     tcase_add_test(tc, explain_returns_top_contributions_sorted);
     tcase_add_test(tc, explain_with_n_zero_returns_nothing);

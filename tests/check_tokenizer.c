@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aitag/tokenizer.h"
 #include "check_suites.h"
@@ -991,6 +992,66 @@ START_TEST(test_long_cjk_run)
 }
 END_TEST
 
+static int count_only(void *ud, const char *s, size_t n, aitag_term_kind k)
+{
+    (void)s;
+    (void)n;
+    (void)k;
+    ++*(uint64_t *)ud;
+    return 0;
+}
+
+/* CPU time of this thread: other work on the machine does not skew a ratio */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Best of 3 times to tokenize n bytes of 'a' ending in "é" (with the stats). */
+static double time_ascii_run(aitag_tokenizer *t, size_t n, aitag_tokenize_stats *st)
+{
+    char *text = malloc(n + 2);
+    ck_assert_ptr_nonnull(text);
+    memset(text, 'a', n);
+    memcpy(text + n, "\xC3\xA9", 2);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        uint64_t terms = 0;
+        aitag_error err = {0};
+        double t0 = now_s();
+        ck_assert_int_eq(aitag_tokenize(t, text, n + 2, count_only, &terms, st, &err), AITAG_OK);
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    free(text);
+    return best;
+}
+
+START_TEST(test_long_ascii_run_linear)
+{
+    /* A long ASCII run that ends in a non-ASCII letter goes to the Unicode
+     * path in 64 KiB chunks; the run must not be rescanned from each chunk's
+     * end. 16 times the input must take about 16 times as long, not 256. */
+    aitag_tokenizer_params p = aitag_tokenizer_params_default();
+    aitag_tokenizer *t = make_tok(&p);
+    aitag_tokenize_stats small_st, big_st;
+    const size_t small = (size_t)2 << 20, big = (size_t)32 << 20;
+    double ts = time_ascii_run(t, small, &small_st);
+    double tb = time_ascii_run(t, big, &big_st);
+    /* every chunk of the run is one over-long word, dropped and counted */
+    ck_assert_uint_le(small_st.words, 1); /* the short tail after the last cut */
+    ck_assert_uint_ge(small_st.dropped_long, small / (64 * 1024));
+    ck_assert_uint_le(small_st.dropped_long, small / (60 * 1024) + 1);
+    ck_assert_uint_ge(big_st.dropped_long, big / (64 * 1024));
+    ck_assert_uint_le(big_st.dropped_long, big / (60 * 1024) + 1);
+    ck_assert_msg(tb < 32 * ts + 0.05, "16x the input took %.1fx the time (%.4f s vs %.4f s)", tb / ts, tb, ts);
+    aitag_tokenizer_free(t);
+}
+END_TEST
+
 Suite *tokenizer_suite(void)
 {
     Suite *s = suite_create("tokenizer");
@@ -1010,6 +1071,7 @@ Suite *tokenizer_suite(void)
     tcase_set_timeout(big, 300);
     tcase_add_test(big, test_long_cjk_run);
     tcase_add_test(big, test_large_article);
+    tcase_add_test(big, test_long_ascii_run_linear);
     suite_add_tcase(s, big);
     return s;
 }

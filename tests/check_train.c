@@ -669,6 +669,99 @@ START_TEST(bad_label_names_are_refused_without_change)
 }
 END_TEST
 
+/* Labels are normalised to NFC, as texts are: the composed and decomposed
+ * spellings of "café" (and of Hangul) are one label each, in either order. */
+START_TEST(label_names_are_nfc)
+{
+    aitag_tokenizer_params tp = aitag_tokenizer_params_default();
+    aitag_dataset *d = NULL;
+    aitag_error err = {0};
+    ck_assert_int_eq(aitag_dataset_create(&tp, 0, &d, &err), AITAG_OK);
+    const char *nfc[] = {"caf\xc3\xa9", "\xed\x95\x9c"};          /* café, 한 */
+    const char *nfd[] = {"cafe\xcc\x81", "\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab"}; /* e + U+0301, jamo */
+    ck_assert_int_eq(aitag_dataset_add(d, "coffee and bread", 16, nfd, 2, &err), AITAG_OK);
+    ck_assert_int_eq(aitag_dataset_add(d, "bread and coffee", 16, nfc, 2, &err), AITAG_OK);
+    const char *both[] = {"cafe\xcc\x81", "caf\xc3\xa9"}; /* the same label twice on one document */
+    ck_assert_int_eq(aitag_dataset_add(d, "coffee again", 12, both, 2, &err), AITAG_OK);
+    ck_assert_uint_eq(aitag_dataset_num_labels(d), 2);
+    ck_assert_uint_eq(aitag_dataset_size(d), 3);
+    aitag_dataset_free(d);
+}
+END_TEST
+
+/* A NULL where an object or an output is expected: a status (AITAG_INVALID
+ * with a message), or 0 / NULL from an accessor; never a crash. */
+START_TEST(null_arguments_are_refused)
+{
+    aitag_error err = {0};
+    aitag_tokenizer_params tp = aitag_tokenizer_params_default();
+    aitag_corpus_params cp = aitag_corpus_params_default();
+    ck_assert_int_eq(aitag_tokenizer_create(&tp, NULL, &err), AITAG_INVALID);
+    ck_assert_str_ne(err.msg, "");
+    aitag_tokenizer *t = NULL;
+    ck_assert_int_eq(aitag_tokenizer_create(NULL, &t, &err), AITAG_INVALID);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(aitag_tokenize(NULL, "a", 1, NULL, NULL, NULL, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_tokenizer_create(&tp, &t, &err), AITAG_OK);
+    ck_assert_int_eq(aitag_tokenize(t, "a", 1, NULL, NULL, NULL, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_tokenize(t, NULL, 5, NULL, NULL, NULL, NULL), AITAG_INVALID);
+    ck_assert_ptr_null(aitag_tokenizer_params_of(NULL));
+    ck_assert_int_eq(aitag_tokenizer_utf8proc_options(NULL), 0);
+    aitag_tokenizer_free(t);
+
+    aitag_corpus_reader *r = NULL;
+    ck_assert_int_eq(aitag_corpus_open(NULL, &cp, &r, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_corpus_open("x", NULL, &r, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_corpus_open("x", &cp, NULL, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_corpus_open_stream(NULL, "x", &cp, &r, &err), AITAG_INVALID);
+    ck_assert_ptr_null(r);
+    aitag_record rec;
+    ck_assert_int_eq(aitag_corpus_next(NULL, &rec, &err), AITAG_INVALID);
+    const char *line;
+    size_t n;
+    uint64_t ln;
+    ck_assert_int_eq(aitag_corpus_next_line(NULL, &line, &n, &ln, &err), AITAG_INVALID);
+    ck_assert_uint_eq(aitag_corpus_buffered(NULL), 0);
+    ck_assert_int_eq(aitag_corpus_format(NULL), AITAG_INPUT_AUTO);
+    ck_assert_int_eq(aitag_line_parser_create(NULL, &err), AITAG_INVALID);
+    aitag_line_parser *lp = NULL;
+    ck_assert_int_eq(aitag_line_parse(NULL, AITAG_INPUT_JSONL, 0, "x", 1, "{}", 2, &rec, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_line_parser_create(&lp, &err), AITAG_OK);
+    ck_assert_int_eq(aitag_line_parse(lp, AITAG_INPUT_JSONL, 0, NULL, 1, NULL, 3, &rec, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_line_parse(lp, AITAG_INPUT_JSONL, 0, NULL, 1, "{\"text\": \"a\"}", 13, &rec, &err), AITAG_OK);
+    aitag_line_parser_free(lp);
+
+    aitag_dataset *d = NULL;
+    ck_assert_int_eq(aitag_dataset_create(&tp, 0, NULL, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_dataset_create(NULL, 0, &d, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_dataset_add(NULL, "a", 1, NULL, 0, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_dataset_create(&tp, 0, &d, &err), AITAG_OK);
+    const char *one_null[] = {NULL};
+    ck_assert_int_eq(aitag_dataset_add(d, "a", 1, one_null, 1, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_dataset_add(d, "a", 1, NULL, 2, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_dataset_add(d, NULL, 4, NULL, 0, &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_dataset_add(d, NULL, 0, NULL, 0, &err), AITAG_OK);
+    ck_assert_uint_eq(aitag_dataset_size(d), 1);
+    aitag_dataset_free(d);
+    ck_assert_uint_eq(aitag_dataset_size(NULL), 0);
+    ck_assert_uint_eq(aitag_dataset_num_labels(NULL), 0);
+    aitag_dataset_set_label_limit(NULL, 3);
+
+    ck_assert_uint_eq(aitag_model_num_labels(NULL), 0);
+    ck_assert_uint_eq(aitag_model_num_features(NULL), 0);
+    ck_assert_int_eq(aitag_model_is_single_label(NULL), 0);
+    ck_assert_ptr_null(aitag_model_header(NULL));
+    ck_assert_ptr_null(aitag_model_tokenizer_params(NULL));
+    ck_assert_ptr_null(aitag_model_label(NULL, 0));
+    ck_assert_int_eq(aitag_model_label_index(NULL, "a"), -1);
+    ck_assert_ptr_null(aitag_model_term(NULL, 0, NULL));
+    uint32_t tags[1];
+    double mg[1] = {0};
+    ck_assert_uint_eq(aitag_decide(NULL, mg, NULL, tags, NULL), 0);
+    ck_assert_int_eq(aitag_default_model_path(NULL, 0, &err), AITAG_INVALID);
+}
+END_TEST
+
 /* U+0080..U+009F are control characters (general category Cc) just like
  * U+0000..U+001F; the header promises "no control characters". */
 START_TEST(c1_control_label_is_refused)
@@ -783,7 +876,7 @@ static void assert_same_file(const char *a, const char *b)
 
 typedef struct {
     const char *path;
-    volatile int *stop;
+    int *stop; /* read and written atomically */
 } host_job;
 
 static void *host_train(void *arg)
@@ -797,7 +890,7 @@ static void *host_rand(void *arg)
 {
     host_job *j = arg;
     unsigned x = 0;
-    while (!*j->stop)
+    while (!__atomic_load_n(j->stop, __ATOMIC_ACQUIRE))
         x += (unsigned)rand(); /* a host drawing from the global generator meanwhile */
     return (void *)(uintptr_t)x;
 }
@@ -814,7 +907,7 @@ START_TEST(host_threads_train_at_once)
     snprintf(p1, sizeof p1, "%s/a.aitag", dir);
     snprintf(p2, sizeof p2, "%s/b.aitag", dir);
     train_and_save(1, p0, AITAG_SOLVER_DCD);
-    volatile int stop = 0;
+    int stop = 0;
     host_job a = {p1, &stop}, b = {p2, &stop}, r = {NULL, &stop};
     pthread_t ta, tb, tr;
     ck_assert_int_eq(pthread_create(&tr, NULL, host_rand, &r), 0);
@@ -822,7 +915,7 @@ START_TEST(host_threads_train_at_once)
     ck_assert_int_eq(pthread_create(&tb, NULL, host_train, &b), 0);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     pthread_join(tr, NULL);
     assert_same_file(p0, p1);
     assert_same_file(p0, p2);
@@ -1229,6 +1322,8 @@ Suite *train_suite(void)
     tcase_add_test(tc, dataset_create_rejects_bad_settings);
     tcase_add_test(tc, bad_label_names_are_refused_without_change);
     tcase_add_test(tc, c1_control_label_is_refused);
+    tcase_add_test(tc, label_names_are_nfc);
+    tcase_add_test(tc, null_arguments_are_refused);
     tcase_add_test(tc, duplicate_labels_count_once);
     tcase_add_test(tc, label_limit_is_enforced);
     tcase_add_test(tc, label_limit_refusal_leaves_dataset_unchanged);

@@ -90,6 +90,16 @@ int cli_load_model(const char *path, aitag_model **out);
 int cli_stream_run(const aitag_model *m, const aitag_stream_params *sp, const char *const *inputs, int n,
                    const aitag_corpus_params *cp, int format_given, FILE *out, aitag_stream_stats *st);
 
+/* Refuses to write the file out (given with option opt) when it is one of
+ * the inputs: the same file (device and inode, through symbolic and hard
+ * links; "-" is standard input). Also refuses an empty name. Prints why and
+ * returns -1, else 0. */
+int cli_check_output(const char *out, const char *opt, const char *const *inputs, size_t n);
+
+/* Input that must be read as a stream of records (train -i): refuses a
+ * device (a terminal, /dev/zero...) named as the corpus. -1 after printing. */
+int cli_check_stream_input(const char *path);
+
 /* Number of online processors (at least 1). */
 unsigned cli_cores(void);
 

@@ -1,9 +1,11 @@
 /* cli_util.c: option iteration, help text, diagnostics, checked output. */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -113,7 +115,8 @@ void cli_help(const cli_cmd *cmd, FILE *out)
         fprintf(out, "  %.*s\n", (int)n, e);
         e += n + (nl != NULL);
     }
-    fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage error\n");
+    fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage error%s\n",
+            cmd == &cmd_train ? ", 130/143 stopped by SIGINT/SIGTERM (no model written)" : "");
 }
 
 int cli_common(const cli_cmd *cmd, int o)
@@ -200,8 +203,15 @@ int cli_finish_output(int rc)
 {
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno;
+        if (!e) {
+            /* an earlier write failed and errno has moved on: a pipe with
+             * no reader left still says so to poll() */
+            struct pollfd p = {STDOUT_FILENO, POLLOUT, 0};
+            e = poll(&p, 1, 0) == 1 && (p.revents & POLLERR) ? EPIPE : EIO;
+        }
         if (!output_error_reported)
-            cli_err("error writing to standard output: %s", strerror(errno ? errno : EIO));
+            cli_err("error writing to standard output: %s", strerror(e));
         return EXIT_FAIL;
     }
     return rc;
@@ -230,6 +240,10 @@ int cli_default_model(char *buf, size_t n)
     aitag_error err = {0};
     if (aitag_default_model_path(buf, n, &err) == AITAG_OK)
         return 0;
+    if (err.code != AITAG_IO) { /* AITAG_MODEL was given but is unusable: say so, do not look elsewhere */
+        cli_err("%s", err.msg);
+        return -1;
+    }
     if (model_beside_binary(buf, n) == 0)
         return 0;
     cli_err("%s, nor is there a models/default.aitag beside the aitag binary (give one with -m MODEL)", err.msg);
@@ -327,4 +341,47 @@ int cli_stream_run(const aitag_model *m, const aitag_stream_params *sp, const ch
     if (rc == AITAG_IO && out == stdout)
         cli_output_error_reported();
     return EXIT_FAIL;
+}
+
+/* stat of an input: "-" is standard input. */
+static int stat_input(const char *path, struct stat *st)
+{
+    return strcmp(path, "-") == 0 ? fstat(STDIN_FILENO, st) : stat(path, st);
+}
+
+int cli_check_output(const char *out, const char *opt, const char *const *inputs, size_t n)
+{
+    if (!out[0]) {
+        cli_err("%s: an empty file name", opt);
+        return -1;
+    }
+    struct stat so, si;
+    if (stat(out, &so) != 0)
+        return 0; /* not there yet: it cannot be an input */
+    for (size_t i = 0; i < n; i++) {
+        if (!inputs[i] || stat_input(inputs[i], &si) != 0)
+            continue;
+        if (so.st_dev == si.st_dev && so.st_ino == si.st_ino) {
+            cli_err("%s %s: is the same file as the input %s; refusing to overwrite it", opt, out,
+                    strcmp(inputs[i], "-") == 0 ? "on standard input" : inputs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_check_stream_input(const char *path)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0)
+        return 0; /* opening it reports what is wrong */
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        cli_err("%s: is a device, not a labelled corpus (give a file, or '-' for standard input)", path);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        cli_err("%s: is a folder, not a labelled corpus", path);
+        return -1;
+    }
+    return 0;
 }

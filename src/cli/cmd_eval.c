@@ -5,10 +5,11 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "cli.h"
+#include "strmap.h" /* the library's internal map, linked statically */
 
 static const cli_opt opts[] = {
     {"model", 'm', "MODEL", "model file (default: the default model)"},
@@ -21,30 +22,75 @@ static const cli_opt opts[] = {
     {"max-bytes", 0, "N", "longest line accepted, bytes (default 67108864)"},
     {0, 0, 0, 0}};
 
+/* Gold label names -> label ids, in time linear in the labels: the model's
+ * labels first (0..K-1), then the labels the model does not know (K...). */
 typedef struct {
-    char **names; /* labels not in the model, in order of appearance */
+    aitag__strmap model;  /* the model's labels -> map id */
+    uint32_t *model_k;    /* map id -> label index */
+    aitag__strmap map;    /* unknown labels -> index in names */
+    char **names;         /* labels not in the model, in order of appearance */
     uint64_t *count;
-    size_t n;
+    size_t n, cap;
 } unknown_set;
 
-static int64_t unknown_id(unknown_set *u, const char *name, size_t K)
+static int label_map_init(unknown_set *u, const aitag_model *m)
 {
+    size_t K = aitag_model_num_labels(m);
+    if (aitag__strmap_init(&u->model) != 0 || aitag__strmap_init(&u->map) != 0 ||
+        !(u->model_k = malloc((K ? K : 1) * sizeof *u->model_k)))
+        return -1;
+    for (size_t k = 0; k < K; k++) {
+        const char *l = aitag_model_label(m, k);
+        uint32_t id;
+        int added = 0;
+        if (aitag__strmap_intern(&u->model, l, strlen(l), &id, &added) != 0)
+            return -1;
+        if (added)
+            u->model_k[id] = (uint32_t)k;
+    }
+    return 0;
+}
+
+static void label_map_free(unknown_set *u)
+{
+    aitag__strmap_free(&u->model);
+    aitag__strmap_free(&u->map);
+    free(u->model_k);
     for (size_t i = 0; i < u->n; i++)
-        if (strcmp(u->names[i], name) == 0) {
-            u->count[i]++;
-            return (int64_t)(K + i);
-        }
-    char **nn = realloc(u->names, (u->n + 1) * sizeof *nn);
-    if (!nn)
+        free(u->names[i]);
+    free(u->names);
+    free(u->count);
+}
+
+/* The id of a gold label, or -1 when out of memory. */
+static int64_t label_id(unknown_set *u, const char *name, size_t K)
+{
+    size_t len = strlen(name);
+    int64_t id = aitag__strmap_find(&u->model, name, len);
+    if (id >= 0)
+        return u->model_k[id];
+    id = aitag__strmap_find(&u->map, name, len);
+    if (id >= 0) {
+        u->count[id]++;
+        return (int64_t)K + id;
+    }
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? 2 * u->cap : 16;
+        char **nn = realloc(u->names, cap * sizeof *nn);
+        if (!nn)
+            return -1;
+        u->names = nn;
+        uint64_t *nc = realloc(u->count, cap * sizeof *nc);
+        if (!nc)
+            return -1;
+        u->count = nc;
+        u->cap = cap;
+    }
+    uint32_t nid;
+    if (!(u->names[u->n] = strdup(name)) || aitag__strmap_intern(&u->map, name, len, &nid, NULL) != 0) {
+        free(u->names[u->n]);
         return -1;
-    u->names = nn;
-    uint64_t *nc = realloc(u->count, (u->n + 1) * sizeof *nc);
-    if (!nc)
-        return -1;
-    u->count = nc;
-    u->names[u->n] = strdup(name);
-    if (!u->names[u->n])
-        return -1;
+    }
     u->count[u->n] = 1;
     return (int64_t)(K + u->n++);
 }
@@ -141,6 +187,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     int json = 0;
     aitag_decide_opts dopt = aitag_decide_opts_default();
     aitag_corpus_params cp = aitag_corpus_params_default();
+    cp.labels_required = 1;
     cli_iter it;
     cli_iter_init(&it, cmd, argc, argv);
     const char *v;
@@ -182,10 +229,15 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     }
     if (!in)
         return cli_usage_error(cmd, "the test corpus is required: -i FILE");
-    struct stat si, sp;
-    if (pred_path && strcmp(in, "-") != 0 && stat(in, &si) == 0 && stat(pred_path, &sp) == 0 &&
-        si.st_dev == sp.st_dev && si.st_ino == sp.st_ino)
-        return cli_usage_error(cmd, "--predictions would overwrite the test corpus %s", in);
+    char model_buf[4096];
+    if (!model_path) {
+        if (cli_default_model(model_buf, sizeof model_buf) != 0)
+            return EXIT_FAIL;
+        model_path = model_buf;
+    }
+    const char *inputs[2] = {in, model_path};
+    if (pred_path && cli_check_output(pred_path, "--predictions", inputs, 2) != 0)
+        return EXIT_USAGE;
     aitag_model *m = NULL;
     if (cli_load_model(model_path, &m) != 0)
         return EXIT_FAIL;
@@ -201,7 +253,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     uint32_t *tags = calloc(K, sizeof *tags), gold[64];
     uint64_t bad = 0;
     aitag__sbuf line = {0};
-    if (!margins || !tags) {
+    if (!margins || !tags || label_map_init(&unk, m) != 0) {
         cli_err("out of memory");
         goto done;
     }
@@ -234,9 +286,11 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         }
         size_t ng = 0;
         for (size_t j = 0; j < rec.n_labels; j++) {
-            int64_t k = aitag_model_label_index(m, rec.labels[j]);
-            if (k < 0)
-                k = unknown_id(&unk, rec.labels[j], K);
+            /* labels are compared in NFC, the form training gives them */
+            char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)rec.labels[j]);
+            const char *gname = nfc ? nfc : rec.labels[j];
+            int64_t k = label_id(&unk, gname, K);
+            free(nfc);
             if (k < 0) {
                 cli_err("out of memory");
                 goto done;
@@ -292,10 +346,7 @@ done:
     if (pf)
         fclose(pf);
     aitag__sb_free(&line);
-    for (size_t i = 0; i < unk.n; i++)
-        free(unk.names[i]);
-    free(unk.names);
-    free(unk.count);
+    label_map_free(&unk);
     free(margins);
     free(tags);
     aitag_metrics_free(mt);

@@ -1,6 +1,7 @@
 /*
  * cmd_tokenize.c: `aitag tokenize` prints what the model sees of each article.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "cli.h"
@@ -92,7 +93,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         return EXIT_FAIL;
     }
     aitag__sbuf terms = {0}, line = {0};
-    for (int f = 0; f < n_in; f++) {
+    int stop = 0;
+    for (int f = 0; f < n_in && !stop; f++) {
         aitag_corpus_reader *r = NULL;
         if (aitag_corpus_open(inputs[f], &cp, &r, &err) != AITAG_OK) {
             cli_err("%s", err.msg);
@@ -162,8 +164,13 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
                 rc = EXIT_FAIL;
                 break;
             }
-            if (fwrite(line.p, 1, line.len, stdout) != line.len)
+            if (fwrite(line.p, 1, line.len, stdout) != line.len) {
+                cli_err("error writing to standard output: %s", strerror(errno ? errno : EIO));
+                cli_output_error_reported();
+                rc = EXIT_FAIL;
+                stop = 1;
                 break;
+            }
         }
         aitag_corpus_close(r);
     }

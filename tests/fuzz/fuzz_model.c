@@ -2,7 +2,7 @@
  * fuzz_model.c: libFuzzer target for the model loader and everything that
  * reads through a loaded model (classifier, decide, explain, save).
  *
- * The input is a model file, as is. It is loaded twice:
+ * The input is a model file, as is. It is loaded up to three times:
  *  1. as given, which mostly tests the checks in front of the parser (a
  *     mutated file rarely keeps its checksums right);
  *  2. after "fixing up" the prefix (file size, data offset, header checksum)
@@ -17,9 +17,12 @@
  * model_io.c promises that "a file that passes cannot make scoring read out
  * of bounds": ASan holds it to that.
  *
+ * 3. after a hostile edit that keeps the checksums valid (see hostile_edit).
+ *
  * To fuzz past a known failure, AITAG_FUZZ_SKIP (comma-separated) may hold
  * "nonfinite": explanations may then hold NaN contributions (from NaN
- * weights or idf values in a file that passes the loader).
+ * weights or idf values in a file that passes the loader); "hostile": the
+ * checks on labels and finite margins of hostile edits are skipped.
  */
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +32,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <utf8proc.h>
 
 #include "aitag/model.h"
 #include "internal.h" /* aitag__checksum, to fix up the checksums */
@@ -119,6 +124,177 @@ static uint8_t *fix_up(const uint8_t *in, size_t size)
     cJSON_Delete(h);
     put64(img + 24, aitag__checksum(hdr, hlen));
     return img;
+}
+
+/* ---- hostile edits with valid checksums ---------------------------------
+ * A crafted model can be hostile and still have every checksum right. The
+ * edits below make one such change, chosen by the input's last byte, then
+ * fix_up repairs the checksums: duplicate labels, a control character, NFC
+ * twins, absurd biases, thresholds and Platt parameters, weights and idf
+ * values near FLT_MAX, a term table full but for one slot. A model that
+ * still loads must hold the loader's promises: labels as training would
+ * accept them, finite margins (checked in classify_one), and lookups that
+ * end quickly (libFuzzer's -timeout catches a crawl). These checks are
+ * skipped with AITAG_FUZZ_SKIP=hostile. */
+
+static int skip_hostile;
+
+/* A new image with header h (the data sections unchanged), or NULL. */
+static uint8_t *with_header(const uint8_t *in, size_t size, cJSON *h, size_t *out_size)
+{
+    uint64_t hlen = get64(in + 16), data_off = get64(in + 32);
+    if (hlen == 0 || hlen > size - PREFIX || data_off > size || data_off < PREFIX + hlen)
+        return NULL;
+    char *text = cJSON_PrintUnformatted(h);
+    if (!text)
+        return NULL;
+    size_t nl = strlen(text), noff = (PREFIX + nl + 63) & ~(size_t)63, n = noff + (size - data_off);
+    uint8_t *img = calloc(1, n);
+    if (img) {
+        memcpy(img, in, PREFIX);
+        memcpy(img + PREFIX, text, nl);
+        memcpy(img + noff, in + data_off, size - data_off);
+        put64(img + 16, nl);
+        *out_size = n;
+    }
+    free(text);
+    return img;
+}
+
+static void set_number_at(cJSON *arr, int i, double v)
+{
+    if (cJSON_IsArray(arr) && i < cJSON_GetArraySize(arr))
+        cJSON_ReplaceItemInArray(arr, i, cJSON_CreateNumber(v));
+}
+
+/* The data section called name: its bytes in img, or NULL. */
+static uint8_t *section(uint8_t *img, size_t size, const cJSON *h, const char *name, size_t *len)
+{
+    const cJSON *s;
+    uint64_t data_off = get64(img + 32);
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(h, "sections"))
+    {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(s, "name");
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(s, "offset");
+        const cJSON *sz = cJSON_GetObjectItemCaseSensitive(s, "size");
+        if (!cJSON_IsString(nm) || strcmp(nm->valuestring, name) != 0 || !cJSON_IsNumber(off) || !cJSON_IsNumber(sz))
+            continue;
+        double o = off->valuedouble, n = sz->valuedouble;
+        if (o < 0 || n < 0 || data_off > size || o + n > (double)(size - data_off))
+            return NULL;
+        *len = (size_t)n;
+        return img + data_off + (size_t)o;
+    }
+    return NULL;
+}
+
+/* Fills every float of a section with +-big. */
+static void fill_floats(uint8_t *p, size_t len, float big)
+{
+    for (size_t i = 0; i + 4 <= len; i += 4) {
+        float v = (i / 4) % 2 ? -big : big;
+        memcpy(p + i, &v, 4);
+    }
+}
+
+/* Every empty slot of the term table filled but one (ids and tags that
+ * match no term): each unknown term's probe then walks the whole table. */
+static void fill_table(uint8_t *p, size_t len)
+{
+    size_t slots = len / 8, left = 1;
+    for (size_t i = 0; i < slots; i++) {
+        uint32_t id, tag = 0x5EEDu + (uint32_t)i;
+        memcpy(&id, p + 8 * i, 4);
+        if (id != 0)
+            continue;
+        if (left) { /* the one left empty */
+            left = 0;
+            continue;
+        }
+        id = 1;
+        memcpy(p + 8 * i, &id, 4);
+        memcpy(p + 8 * i + 4, &tag, 4);
+    }
+}
+
+static uint8_t *hostile_edit(const uint8_t *in, size_t size, size_t *out_size)
+{
+    if (size < PREFIX + 1 || memcmp(in, "AITAGMDL", 8) != 0)
+        return NULL;
+    uint64_t hlen = get64(in + 16);
+    if (hlen == 0 || hlen > size - PREFIX)
+        return NULL;
+    cJSON *h = cJSON_ParseWithLength((const char *)in + PREFIX, hlen);
+    cJSON *labels = cJSON_GetObjectItemCaseSensitive(h, "labels");
+    if (!h || !cJSON_IsArray(labels) || cJSON_GetArraySize(labels) < 2) {
+        cJSON_Delete(h);
+        return NULL;
+    }
+    unsigned op = in[size - 1] % 12;
+    cJSON *platt = cJSON_GetObjectItemCaseSensitive(h, "platt");
+    switch (op) {
+    case 0: /* a duplicate label */
+        cJSON_ReplaceItemInArray(labels, 1, cJSON_Duplicate(cJSON_GetArrayItem(labels, 0), 1));
+        break;
+    case 1: /* a control character */
+        cJSON_ReplaceItemInArray(labels, 0, cJSON_CreateString("tab\there"));
+        break;
+    case 2: /* NFC and NFD twins */
+        cJSON_ReplaceItemInArray(labels, 0, cJSON_CreateString("caf\xc3\xa9"));
+        cJSON_ReplaceItemInArray(labels, 1, cJSON_CreateString("cafe\xcc\x81"));
+        break;
+    case 3:
+        set_number_at(cJSON_GetObjectItemCaseSensitive(h, "bias"), 0, 1e308);
+        break;
+    case 4:
+        set_number_at(cJSON_GetObjectItemCaseSensitive(h, "bias"), 1, -1.7e308);
+        break;
+    case 5:
+        set_number_at(cJSON_GetObjectItemCaseSensitive(h, "thresholds"), 0, 1e308);
+        break;
+    case 6:
+        set_number_at(cJSON_GetObjectItemCaseSensitive(platt, "A"), 0, 1e308);
+        break;
+    case 7:
+        set_number_at(cJSON_GetObjectItemCaseSensitive(platt, "B"), 1, -1e308);
+        break;
+    default:
+        break; /* 8..11 edit the data sections below */
+    }
+    uint8_t *img = with_header(in, size, h, out_size);
+    size_t len = 0;
+    uint8_t *sec = NULL;
+    if (img && op >= 8 && op <= 10)
+        sec = section(img, *out_size, h, op == 10 ? "idf" : "weights", &len);
+    if (sec)
+        fill_floats(sec, len, op == 9 ? 1e30f : FLT_MAX);
+    if (img && op == 11 && (sec = section(img, *out_size, h, "term_table", &len)) != NULL)
+        fill_table(sec, len);
+    cJSON_Delete(h);
+    return img;
+}
+
+/* The labels of a model that loaded, as training would have them. */
+static void check_labels(const aitag_model *m)
+{
+    const size_t K = aitag_model_num_labels(m);
+    for (size_t k = 0; k < K; k++) {
+        const unsigned char *l = (const unsigned char *)aitag_model_label(m, k);
+        for (const unsigned char *q = l; *q; q++)
+            if (*q < 0x20 || *q == 0x7F || (q[0] == 0xC2 && q[1] >= 0x80 && q[1] <= 0x9F))
+                fail("a loaded model has a label with a control character");
+        char *nk = (char *)utf8proc_NFC(l);
+        for (size_t j = 0; j < k && nk; j++) {
+            char *nj = (char *)utf8proc_NFC((const unsigned char *)aitag_model_label(m, j));
+            int same = nj && strcmp(nj, nk) == 0;
+            free(nj);
+            if (same) {
+                free(nk);
+                fail("a loaded model has two labels that are the same in NFC");
+            }
+        }
+        free(nk);
+    }
 }
 
 /* ---- using a loaded model ----------------------------------------------- */
@@ -218,6 +394,9 @@ static void classify_one(aitag_classifier *c, const aitag_model *m, const char *
     if (!margins)
         fail("out of memory in the harness");
     aitag_score(c, &x, margins);
+    for (size_t k = 0; k < K && !skip_hostile; k++)
+        if (!isfinite(margins[k]))
+            fail("a loaded model gives a margin that is not finite");
     aitag_decide_opts o = aitag_decide_opts_default();
     check_decide(m, margins, NULL);
     check_decide(m, margins, &o);
@@ -292,6 +471,8 @@ static void use_model(const aitag_model *m, const uint8_t *image, size_t size)
     }
     if (aitag_model_label(m, K) != NULL)
         fail("aitag_model_label out of range is not NULL");
+    if (!skip_hostile)
+        check_labels(m);
     const char *h = aitag_model_header(m);
     if (!h)
         fail("no header");
@@ -359,6 +540,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!tmpl_dir[0]) {
         skip_nonfinite = skipped("nonfinite");
+        skip_hostile = skipped("hostile");
         snprintf(tmpl_dir, sizeof tmpl_dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     }
     try_load(data, size);
@@ -366,5 +548,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fixed && memcmp(fixed, data, size) != 0)
         try_load(fixed, size);
     free(fixed);
+    size_t hsize = 0;
+    uint8_t *edited = hostile_edit(data, size, &hsize);
+    uint8_t *hfixed = edited ? fix_up(edited, hsize) : NULL;
+    if (hfixed)
+        try_load(hfixed, hsize);
+    free(hfixed);
+    free(edited);
     return 0;
 }
