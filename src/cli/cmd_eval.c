@@ -181,13 +181,16 @@ static void print_text(const aitag_model *m, const aitag_metrics *mt, const unkn
     }
 }
 
-static int run(const cli_cmd *cmd, int argc, char **argv)
+typedef struct {
+    const char *model_path, *in, *pred_path;
+    int json;
+    aitag_decide_opts dopt;
+    aitag_corpus_params cp;
+} eval_args;
+
+/* The options; -1 when all is well, else the exit code. */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, eval_args *a)
 {
-    const char *model_path = NULL, *in = NULL, *pred_path = NULL;
-    int json = 0;
-    aitag_decide_opts dopt = aitag_decide_opts_default();
-    aitag_corpus_params cp = aitag_corpus_params_default();
-    cp.labels_required = 1;
     cli_iter it;
     cli_iter_init(&it, cmd, argc, argv);
     const char *v;
@@ -201,34 +204,87 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             return cli_usage_error(cmd, "unexpected argument '%s' (the corpus is given with -i)", v);
         const char *name = cmd->opts[o].lng;
         if (strcmp(name, "model") == 0)
-            model_path = v;
+            a->model_path = v;
         else if (strcmp(name, "input") == 0)
-            in = v;
+            a->in = v;
         else if (strcmp(name, "json") == 0)
-            json = 1;
+            a->json = 1;
         else if (strcmp(name, "predictions") == 0)
-            pred_path = v;
+            a->pred_path = v;
         else if (strcmp(name, "top-k") == 0) {
             if (cli_uint(cmd, name, v, 1, 65536, &u))
                 return EXIT_USAGE;
-            dopt.top_k = (uint32_t)u;
+            a->dopt.top_k = (uint32_t)u;
         } else if (strcmp(name, "min-labels") == 0) {
             if (cli_uint(cmd, name, v, 0, 65536, &u))
                 return EXIT_USAGE;
-            dopt.min_labels = (uint32_t)u;
+            a->dopt.min_labels = (uint32_t)u;
         } else if (strcmp(name, "input-format") == 0) {
-            if (parse_input_format(cmd, v, &cp.format))
+            if (parse_input_format(cmd, v, &a->cp.format))
                 return EXIT_USAGE;
-            if (cp.format == AITAG_INPUT_TEXT)
+            if (a->cp.format == AITAG_INPUT_TEXT)
                 return cli_usage_error(cmd, "--input-format: a labelled corpus is jsonl or fasttext");
         } else if (strcmp(name, "max-bytes") == 0) {
             if (cli_uint(cmd, name, v, 16, (uint64_t)1 << 40, &u))
                 return EXIT_USAGE;
-            cp.max_bytes = (size_t)u;
+            a->cp.max_bytes = (size_t)u;
         }
     }
-    if (!in)
+    if (!a->in)
         return cli_usage_error(cmd, "the test corpus is required: -i FILE");
+    return -1;
+}
+
+/* One prediction line: {"id": ..., "labels": [...]}. */
+static void write_prediction(FILE *pf, aitag__sbuf *line, const aitag_model *m, const char *id, const uint32_t *tags,
+                             size_t np)
+{
+    line->len = 0;
+    aitag__sb_puts(line, "{\"id\": ");
+    aitag__sb_json_string(line, id, strlen(id));
+    aitag__sb_puts(line, ", \"labels\": [");
+    for (size_t j = 0; j < np; j++) {
+        if (j)
+            aitag__sb_puts(line, ", ");
+        const char *l = aitag_model_label(m, tags[j]);
+        aitag__sb_json_string(line, l, strlen(l));
+    }
+    aitag__sb_puts(line, "]}\n");
+    fwrite(line->p, 1, line->len, pf);
+}
+
+/* A record's gold labels as model indices (unknown ones get ids past K, in NFC). */
+static int gold_ids(unknown_set *unk, const aitag_record *rec, size_t K, uint32_t *gold, size_t *ng)
+{
+    *ng = 0;
+    for (size_t j = 0; j < rec->n_labels; j++) {
+        /* labels are compared in NFC, the form training gives them */
+        char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)rec->labels[j]);
+        const char *gname = nfc ? nfc : rec->labels[j];
+        int64_t k = label_id(unk, gname, K);
+        free(nfc);
+        if (k < 0)
+            return -1;
+        int dup = 0;
+        for (size_t q = 0; q < *ng; q++)
+            dup |= gold[q] == (uint32_t)k;
+        if (!dup)
+            gold[(*ng)++] = (uint32_t)k;
+    }
+    return 0;
+}
+
+static int run(const cli_cmd *cmd, int argc, char **argv)
+{
+    eval_args a = {NULL, NULL, NULL, 0, aitag_decide_opts_default(), aitag_corpus_params_default()};
+    a.cp.labels_required = 1;
+    int stop = parse_args(cmd, argc, argv, &a);
+    if (stop >= 0)
+        return stop;
+    const char *model_path = a.model_path, *in = a.in, *pred_path = a.pred_path;
+    int json = a.json;
+    aitag_decide_opts dopt = a.dopt;
+    aitag_corpus_params cp = a.cp;
     char model_buf[4096];
     if (!model_path) {
         if (cli_default_model(model_buf, sizeof model_buf) != 0)
@@ -285,21 +341,9 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             continue;
         }
         size_t ng = 0;
-        for (size_t j = 0; j < rec.n_labels; j++) {
-            /* labels are compared in NFC, the form training gives them */
-            char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)rec.labels[j]);
-            const char *gname = nfc ? nfc : rec.labels[j];
-            int64_t k = label_id(&unk, gname, K);
-            free(nfc);
-            if (k < 0) {
-                cli_err("out of memory");
-                goto done;
-            }
-            int dup = 0;
-            for (size_t q = 0; q < ng; q++)
-                dup |= gold[q] == (uint32_t)k;
-            if (!dup)
-                gold[ng++] = (uint32_t)k;
+        if (gold_ids(&unk, &rec, K, gold, &ng) != 0) {
+            cli_err("out of memory");
+            goto done;
         }
         aitag_classify_opts copt = aitag_classify_opts_default();
         copt.decide = dopt;
@@ -314,20 +358,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             cli_err("out of memory");
             goto done;
         }
-        if (pf) {
-            line.len = 0;
-            aitag__sb_puts(&line, "{\"id\": ");
-            aitag__sb_json_string(&line, rec.id, strlen(rec.id));
-            aitag__sb_puts(&line, ", \"labels\": [");
-            for (size_t j = 0; j < np; j++) {
-                if (j)
-                    aitag__sb_puts(&line, ", ");
-                const char *l = aitag_model_label(m, tags[j]);
-                aitag__sb_json_string(&line, l, strlen(l));
-            }
-            aitag__sb_puts(&line, "]}\n");
-            fwrite(line.p, 1, line.len, pf);
-        }
+        if (pf)
+            write_prediction(pf, &line, m, rec.id, tags, np);
     }
     for (size_t i = 0; i < unk.n; i++)
         cli_warn("label '%s' (%llu documents) is not in the model: counted as missed", unk.names[i],
