@@ -33,6 +33,47 @@ static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
     return 0;
 }
 
+/* The line for a record that could not be read. */
+static void error_line(aitag__sbuf *line, int json, const char *id, const char *msg)
+{
+    if (json) {
+        aitag__sb_puts(line, "{\"id\": ");
+        aitag__sb_json_string(line, id, strlen(id));
+        aitag__sb_puts(line, ", \"error\": ");
+        aitag__sb_json_string(line, msg, strlen(msg));
+        aitag__sb_puts(line, "}\n");
+    } else {
+        aitag__sb_puts(line, "\n");
+    }
+}
+
+/* The line for a record's terms (separated by 0x1f in terms). */
+static void terms_line(aitag__sbuf *line, int json, const char *id, aitag__sbuf *terms, uint64_t invalid)
+{
+    if (json) {
+        aitag__sb_puts(line, "{\"id\": ");
+        aitag__sb_json_string(line, id, strlen(id));
+        aitag__sb_puts(line, ", \"tokens\": [");
+        for (size_t i = 0, s0 = 0; terms->len && i <= terms->len; i++) {
+            if (i == terms->len || terms->p[i] == '\x1f') {
+                if (s0)
+                    aitag__sb_puts(line, ", ");
+                aitag__sb_json_string(line, terms->p + s0, i - s0);
+                s0 = i + 1;
+            }
+        }
+        char tail[64];
+        snprintf(tail, sizeof tail, "], \"invalid_utf8\": %llu}\n", (unsigned long long)invalid);
+        aitag__sb_puts(line, tail);
+    } else {
+        for (size_t i = 0; i < terms->len; i++)
+            if (terms->p[i] == '\x1f')
+                terms->p[i] = '|';
+        aitag__sb_put(line, terms->p ? terms->p : "", terms->len);
+        aitag__sb_puts(line, "\n");
+    }
+}
+
 static int run(const cli_cmd *cmd, int argc, char **argv)
 {
     aitag_tokenizer_params tp = aitag_tokenizer_params_default();
@@ -113,15 +154,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             if (s != AITAG_OK) {
                 cli_err("%s", err.msg);
                 rc = EXIT_FAIL;
-                if (json) {
-                    aitag__sb_puts(&line, "{\"id\": ");
-                    aitag__sb_json_string(&line, rec.id, strlen(rec.id));
-                    aitag__sb_puts(&line, ", \"error\": ");
-                    aitag__sb_json_string(&line, err.msg, strlen(err.msg));
-                    aitag__sb_puts(&line, "}\n");
-                } else {
-                    aitag__sb_puts(&line, "\n");
-                }
+                error_line(&line, json, rec.id, err.msg);
                 fwrite(line.p, 1, line.len, stdout);
                 continue;
             }
@@ -137,28 +170,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
                 cli_warn("%s:%llu: %llu invalid UTF-8 sequence(s) replaced by U+FFFD",
                          strcmp(inputs[f], "-") == 0 ? "<stdin>" : inputs[f],
                          (unsigned long long)rec.line, (unsigned long long)st.invalid);
-            if (json) {
-                aitag__sb_puts(&line, "{\"id\": ");
-                aitag__sb_json_string(&line, rec.id, strlen(rec.id));
-                aitag__sb_puts(&line, ", \"tokens\": [");
-                for (size_t i = 0, s0 = 0; terms.len && i <= terms.len; i++) {
-                    if (i == terms.len || terms.p[i] == '\x1f') {
-                        if (s0)
-                            aitag__sb_puts(&line, ", ");
-                        aitag__sb_json_string(&line, terms.p + s0, i - s0);
-                        s0 = i + 1;
-                    }
-                }
-                char tail[64];
-                snprintf(tail, sizeof tail, "], \"invalid_utf8\": %llu}\n", (unsigned long long)st.invalid);
-                aitag__sb_puts(&line, tail);
-            } else {
-                for (size_t i = 0; i < terms.len; i++)
-                    if (terms.p[i] == '\x1f')
-                        terms.p[i] = '|';
-                aitag__sb_put(&line, terms.p ? terms.p : "", terms.len);
-                aitag__sb_puts(&line, "\n");
-            }
+            terms_line(&line, json, rec.id, &terms, st.invalid);
             if (line.oom) {
                 cli_err("out of memory");
                 rc = EXIT_FAIL;
