@@ -141,7 +141,16 @@ static void process_record(worker *w, slot *sl, const rec *r)
         return;
     }
     sl->in_bytes += len;
+    size_t mark = sl->out.len;
     aitag__format_result(&w->f, &sl->out, id, w->c, &res);
+    if (sl->out.oom) {
+        /* no room for this result: an error line in its place, the others stay */
+        static const char msg[] = "out of memory writing the result of this record";
+        sl->out.len = mark;
+        sl->out.oom = 0;
+        aitag__format_error(&w->f, &sl->out, id, msg, sizeof msg - 1);
+        sl->bad++;
+    }
 }
 
 static void process(worker *w, slot *sl)
@@ -301,8 +310,18 @@ static rec *add_rec(struct aitag_stream *s, const char *id, size_t id_len, int i
     aitag__sb_put(&sl->in, text, len);
     r->bad = bad;
     if (sl->in.oom) {
-        fail_oom(s);
-        return NULL;
+        /* no room for this record: the batch so far goes on, and an error
+         * line stands for the record (if even that fits) */
+        sl->in.len = r->id_off;
+        sl->in.oom = 0;
+        if (bad || id_len > 256) {
+            fail_oom(s);
+            return NULL;
+        }
+        submit(s);
+        char msg[160];
+        int n = snprintf(msg, sizeof msg, "out of memory holding this record (%zu bytes): it was not classified", len);
+        return add_rec(s, id, id_len, id_num, msg, (size_t)n, 1);
     }
     sl->n++;
     return r;
@@ -351,7 +370,7 @@ static aitag_status add_lines(struct aitag_stream *s, aitag_corpus_reader *r, co
         rec *nr = add_rec(s, lnbuf, (size_t)lnlen, 0, bad ? e.msg : line, bad ? strlen(e.msg) : n, bad);
         if (!nr)
             return stopped(s, err);
-        nr->raw = !bad;
+        nr->raw = !nr->bad;
         nr->fmt = aitag_corpus_format(r);
         nr->name = name;
         nr->lineno = ln;
@@ -436,7 +455,7 @@ aitag_status aitag_stream_add_jsonl(aitag_stream *s, const char *name, const cha
         rec *r = add_rec(s, lnbuf, (size_t)lnlen, 0, line, n, 0);
         if (!r)
             return stopped(s, err);
-        r->raw = 1;
+        r->raw = !r->bad;
         r->fmt = AITAG_INPUT_JSONL;
         r->name = kept;
         r->lineno = ln;
