@@ -1,0 +1,528 @@
+/*
+ * http.c: the HTTP side of `aitag serve` on libmicrohttpd (its thread pool,
+ * one epoll loop per thread). A request is classified on the thread that
+ * read it. Every error is an RFC 9457 problem (application/problem+json)
+ * whose detail names the problem.
+ *
+ * Request life: first call (headers) -> checks that need no body (token,
+ * route, method, content type, Content-Length over --max-body, overload)
+ * -> body chunks appended (bounded by --max-body) -> last call: answer ->
+ * completion callback: metrics, access log, free.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h" /* aitag__realloc, aitag__free: what sbuf allocates with */
+#include "serve.h"
+
+typedef struct req {
+    struct timespec t0;
+    enum srv_endpoint ep;
+    char method[8], path[120], remote[48];
+    char *body;
+    size_t len, cap;
+    int too_large;       /* 1 over --max-body, 2 out of memory: the rest is dropped */
+    int answered;
+    size_t dropped;
+    unsigned status;
+    size_t out_bytes;
+    uint64_t docs;
+} req;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+static void free_buf(void *p) { aitag__free(p); }
+
+/* Queues b (taken over) as the answer. */
+static enum MHD_Result send_buf(srv_server *s, struct MHD_Connection *c, req *r, unsigned status, const char *ctype,
+                                aitag__sbuf *b)
+{
+    if (b->oom) {
+        aitag__sb_free(b);
+        static const char oom[] = "{\"type\": \"about:blank\", \"title\": \"Internal Server Error\", "
+                                  "\"status\": 500, \"detail\": \"out of memory\"}\n";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+        r->status = 500;
+        r->answered = 1;
+        enum MHD_Result rc = MHD_queue_response(c, 500, resp);
+        MHD_destroy_response(resp);
+        return rc;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(b->len, b->p, free_buf);
+    if (!resp) {
+        aitag__sb_free(b);
+        return MHD_NO;
+    }
+    b->p = NULL;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->ep == EP_CLASSIFY || r->ep == EP_RELOAD ? "POST"
+                                                                                                         : "GET, HEAD");
+    if (status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == 413 || status == 503 || __atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = status;
+    r->out_bytes = b->len;
+    r->answered = 1;
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result problem(srv_server *s, struct MHD_Connection *c, req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static enum MHD_Result problem(srv_server *s, struct MHD_Connection *c, req *r, unsigned status, const char *fmt, ...)
+{
+    char detail[AITAG_ERROR_MSG_MAX + 128], head[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    const char *title = MHD_get_reason_phrase_for(status);
+    aitag__sbuf b = {0};
+    snprintf(head, sizeof head, "{\"type\": \"about:blank\", \"title\": \"%s\", \"status\": %u, \"detail\": ",
+             title && *title ? title : "Error", status);
+    aitag__sb_puts(&b, head);
+    aitag__sb_json_string(&b, detail, strlen(detail));
+    aitag__sb_puts(&b, ", \"instance\": ");
+    aitag__sb_json_string(&b, r->path, strlen(r->path));
+    aitag__sb_puts(&b, "}\n");
+    return send_buf(s, c, r, status, "application/problem+json", &b);
+}
+
+static enum MHD_Result send_text(srv_server *s, struct MHD_Connection *c, req *r, unsigned status,
+                                 const char *ctype, const char *text)
+{
+    aitag__sbuf b = {0};
+    aitag__sb_puts(&b, text);
+    return send_buf(s, c, r, status, ctype, &b);
+}
+
+/* ---- checks that need no body ------------------------------------------------ */
+
+/* Constant time in the token's length, whatever the header holds. */
+static int token_ok(const srv_server *s, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    size_t n = strlen(h);
+    unsigned char diff = n != s->cfg.token_len;
+    for (size_t i = 0; i < s->cfg.token_len; i++)
+        diff |= (unsigned char)(s->cfg.token[i] ^ (i < n ? h[i] : 0));
+    return diff == 0;
+}
+
+static enum srv_endpoint route(const char *url, int *post)
+{
+    static const struct {
+        const char *path;
+        enum srv_endpoint ep;
+        int post;
+    } routes[] = {{"/v1/classify", EP_CLASSIFY, 1}, {"/v1/model", EP_MODEL, 0}, {"/healthz", EP_HEALTHZ, 0},
+                  {"/readyz", EP_READYZ, 0},        {"/metrics", EP_METRICS, 0}, {"/v1/reload", EP_RELOAD, 1}};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(url, routes[i].path) == 0) {
+            *post = routes[i].post;
+            return routes[i].ep;
+        }
+    return EP_OTHER;
+}
+
+/* 1 if the Content-Type's media type is t (any case, parameters ignored). */
+static int media_is(const char *ct, const char *t)
+{
+    size_t n = strlen(t);
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, t, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* 0 = ndjson, 1 = one JSON object, -1 = unsupported */
+static int body_kind(struct MHD_Connection *c)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct)
+        return -1;
+    if (media_is(ct, "application/x-ndjson") || media_is(ct, "application/jsonl") || media_is(ct, "application/jsonlines"))
+        return 0;
+    if (media_is(ct, "application/json"))
+        return 1;
+    return -1;
+}
+
+/* The answer due before any body is read, if there is one (else MHD_YES with
+ * r->answered unset). */
+static enum MHD_Result early(srv_server *s, struct MHD_Connection *c, req *r, const char *method)
+{
+    int post = 0;
+    r->ep = route(r->path, &post);
+    if (__atomic_load_n(&s->connections, __ATOMIC_RELAXED) > (long)s->cfg.max_connections)
+        return problem(s, c, r, 503, "overloaded: more than %u connections are open; retry later",
+                       s->cfg.max_connections);
+    if (s->cfg.token && r->ep != EP_HEALTHZ && !token_ok(s, c))
+        return problem(s, c, r, 401, "this service needs 'Authorization: Bearer TOKEN' with the right token");
+    if (r->ep == EP_OTHER)
+        return problem(s, c, r, 404, "no such endpoint: %s %s", method, r->path);
+    int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (post ? strcmp(method, "POST") != 0 : !is_get)
+        return problem(s, c, r, 405, "%s %s is not allowed; use %s", method, r->path, post ? "POST" : "GET");
+    if (r->ep != EP_CLASSIFY)
+        return MHD_YES;
+    if (body_kind(c) < 0) {
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        return problem(s, c, r, 415, "Content-Type '%s' is not application/json (one article) or "
+                                     "application/x-ndjson (one article per line)", ct ? ct : "(none)");
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (n > s->cfg.max_body)
+            return problem(s, c, r, 413, "the body (%llu bytes) is over the limit of %zu bytes (--max-body)", n,
+                           s->cfg.max_body);
+        if (n && !(r->body = aitag__realloc(NULL, (size_t)n + 1)))
+            return problem(s, c, r, 503, "out of memory for a body of %llu bytes; retry later", n);
+        r->cap = r->body ? (size_t)n + 1 : 0;
+    }
+    return MHD_YES;
+}
+
+/* Appends a chunk of the body; 0, -1 when it goes over --max-body, -2 out of memory. */
+static int take_body(srv_server *s, req *r, const char *data, size_t n)
+{
+    if (n > s->cfg.max_body - r->len)
+        return -1;
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + n + 1)
+            cap *= 2;
+        if (cap > s->cfg.max_body + 1)
+            cap = s->cfg.max_body + 1;
+        char *p = aitag__realloc(r->body, cap);
+        if (!p)
+            return -2;
+        r->body = p;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return 0;
+}
+
+/* ---- endpoints --------------------------------------------------------------- */
+
+typedef struct query_state {
+    srv_query *q;
+    char err[200];
+} query_state;
+
+static int parse_uint(const char *v, unsigned long max, uint32_t *out)
+{
+    char *end;
+    if (!v || !*v || *v == '-' || *v == '+')
+        return -1;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*end || n > max)
+        return -1;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+        *out = 1;
+    else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    query_state *qs = cls;
+    aitag_stream_params *p = &qs->q->sp;
+    int bad = 0;
+    uint32_t u = 0;
+    if (strcmp(k, "top_k") == 0)
+        bad = parse_uint(v, 65536, &u) || u < 1, p->classify.decide.top_k = u;
+    else if (strcmp(k, "min_labels") == 0)
+        bad = parse_uint(v, 65536, &p->classify.decide.min_labels);
+    else if (strcmp(k, "explain") == 0)
+        bad = parse_uint(v, 1000, &p->explain);
+    else if (strcmp(k, "margins") == 0)
+        bad = parse_bool(v, &p->margins);
+    else if (strcmp(k, "evidence") == 0)
+        bad = parse_bool(v, &p->classify.evidence);
+    else if (strcmp(k, "scores") == 0 && v && strcmp(v, "all") == 0)
+        p->scores = AITAG_SCORES_ALL;
+    else if (strcmp(k, "scores") == 0 && v && strcmp(v, "tags") == 0)
+        p->scores = AITAG_SCORES_TAGS;
+    else if (strcmp(k, "scores") == 0 && v && strcmp(v, "none") == 0)
+        p->scores = AITAG_SCORES_NONE;
+    else if (strcmp(k, "scores") == 0)
+        bad = 1;
+    else {
+        snprintf(qs->err, sizeof qs->err, "unknown query parameter '%.60s' (known: top_k, min_labels, scores, "
+                                          "margins, explain, evidence)", k);
+        return MHD_NO;
+    }
+    if (bad) {
+        snprintf(qs->err, sizeof qs->err, "query parameter %s: '%.60s' is not valid (%s)", k, v ? v : "",
+                 strcmp(k, "scores") == 0 ? "all, tags or none"
+                 : strcmp(k, "margins") == 0 || strcmp(k, "evidence") == 0 ? "true or false"
+                 : strcmp(k, "explain") == 0 ? "an integer from 0 to 1000"
+                 : strcmp(k, "top_k") == 0 ? "an integer from 1 to 65536" : "an integer from 0 to 65536");
+        return MHD_NO;
+    }
+    (void)kind;
+    return MHD_YES;
+}
+
+static enum MHD_Result do_classify(srv_server *s, struct MHD_Connection *c, req *r)
+{
+    srv_query q = {aitag_stream_params_default()};
+    query_state qs = {&q, {0}};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_arg, &qs);
+    if (qs.err[0])
+        return problem(s, c, r, 400, "%s", qs.err);
+    int single = body_kind(c) == 1;
+    while (single && r->len && memchr(" \t\r\n", r->body[r->len - 1], 4))
+        r->len--; /* a final newline (curl -d @file.json) is not text after the object */
+    if (single && r->len == 0)
+        return problem(s, c, r, 400, "empty body: expected a JSON object {\"id\", \"title\", \"text\"}");
+    srv_model *sm = srv_model_get(s->h);
+    if (!sm)
+        return problem(s, c, r, 503, "no model is loaded");
+    aitag__sbuf out = {0};
+    srv_run_stats st;
+    aitag_error err = {0};
+    int rc = srv_run(sm, &q, r->body ? r->body : "", r->len, single, &out, &st, &err);
+    srv_model_put(s->h, sm);
+    srv_metrics_docs(st.docs - (rc != 0 && single), st.bad);
+    r->docs = st.docs;
+    if (rc != 0) {
+        aitag__sb_free(&out);
+        return problem(s, c, r, single && !out.oom ? 400 : 500, "%s", err.msg);
+    }
+    return send_buf(s, c, r, 200, single ? "application/json" : "application/x-ndjson", &out);
+}
+
+static enum MHD_Result do_reload(srv_server *s, struct MHD_Connection *c, req *r)
+{
+    aitag_error err = {0};
+    if (srv_reload(s->h, &err) != 0)
+        return problem(s, c, r, 500, "model not reloaded, the previous one keeps serving: %s", err.msg);
+    srv_model *sm = srv_model_get(s->h);
+    char buf[200];
+    snprintf(buf, sizeof buf, "{\"status\": \"reloaded\", \"generation\": %llu, \"checksum\": \"%016llx\"}\n",
+             (unsigned long long)sm->generation, (unsigned long long)sm->checksum);
+    srv_model_put(s->h, sm);
+    return send_text(s, c, r, 200, "application/json", buf);
+}
+
+static enum MHD_Result dispatch(srv_server *s, struct MHD_Connection *c, req *r)
+{
+    aitag__sbuf b = {0};
+    srv_model *sm;
+    switch (r->ep) {
+    case EP_CLASSIFY:
+        return do_classify(s, c, r);
+    case EP_RELOAD:
+        return do_reload(s, c, r);
+    case EP_HEALTHZ:
+        return send_text(s, c, r, 200, "application/json", "{\"status\": \"ok\"}\n");
+    case EP_READYZ:
+        if (__atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED))
+            return problem(s, c, r, 503, "shutting down");
+        return send_text(s, c, r, 200, "application/json", "{\"status\": \"ready\"}\n");
+    case EP_METRICS:
+        srv_metrics_render(s->h, &b);
+        return send_buf(s, c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+    case EP_MODEL:
+        sm = srv_model_get(s->h);
+        if (!sm)
+            return problem(s, c, r, 503, "no model is loaded");
+        srv_model_json(s->h, sm, &b);
+        srv_model_put(s->h, sm);
+        return send_buf(s, c, r, 200, "application/json", &b);
+    default:
+        return problem(s, c, r, 404, "no such endpoint: %s", r->path);
+    }
+}
+
+/* ---- libmicrohttpd callbacks -------------------------------------------------- */
+
+static req *req_new(struct MHD_Connection *c, const char *url, const char *method, int access_log)
+{
+    req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->ep = EP_OTHER;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    snprintf(r->path, sizeof r->path, "%s", url);
+    if (access_log) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote, sizeof r->remote);
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->remote, sizeof r->remote);
+    }
+    srv_metrics_inflight(1);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    srv_server *s = cls;
+    req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        if (!(r = *con_cls = req_new(c, url, method, s->cfg.access_log)))
+            return MHD_NO;
+        return early(s, c, r, method);
+    }
+    if (r->answered) { /* an early answer: the rest of the body is dropped */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        /* an answer cannot be queued mid-body: a body over the limit (or out
+         * of memory) is read and dropped, at most once more the limit */
+        if (!r->too_large && (r->too_large = -take_body(s, r, upload_data, *upload_data_size)) != 0) {
+            aitag__free(r->body);
+            r->body = NULL;
+            r->cap = 0;
+        }
+        if (r->too_large)
+            r->dropped += *upload_data_size;
+        *upload_data_size = 0;
+        return r->dropped > s->cfg.max_body ? MHD_NO : MHD_YES;
+    }
+    if (r->too_large == 1)
+        return problem(s, c, r, 413, "the body is over the limit of %zu bytes (--max-body)", s->cfg.max_body);
+    if (r->too_large == 2)
+        return problem(s, c, r, 503, "out of memory for the body; retry later");
+    return dispatch(s, c, r);
+}
+
+static void access_log(const req *r, double secs)
+{
+    char line[600], when[40];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    aitag__sbuf b = {0};
+    snprintf(line, sizeof line, "{\"time\": \"%s.%03ldZ\", \"remote\": \"%s\", \"method\": \"%s\", \"path\": ", when,
+             ts.tv_nsec / 1000000, r->remote, r->method);
+    aitag__sb_puts(&b, line);
+    aitag__sb_json_string(&b, r->path, strlen(r->path));
+    snprintf(line, sizeof line, ", \"status\": %u, \"in_bytes\": %zu, \"out_bytes\": %zu, \"docs\": %llu, "
+                                "\"ms\": %.3f}\n", r->status, r->len + r->dropped, r->out_bytes, (unsigned long long)r->docs,
+             secs * 1e3);
+    aitag__sb_puts(&b, line);
+    if (!b.oom && write(2, b.p, b.len) < 0) {
+        /* nothing to do: the log is best effort */
+    }
+    aitag__sb_free(&b);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    srv_server *s = cls;
+    req *r = *con_cls;
+    (void)c;
+    if (!r)
+        return;
+    double secs = since(&r->t0);
+    if (!r->answered)
+        r->status = 0; /* the client went away before the answer */
+    srv_metrics_request(r->ep, r->status, secs);
+    if (s->cfg.access_log)
+        access_log(r, secs);
+    (void)toe;
+    aitag__free(r->body);
+    free(r);
+    *con_cls = NULL;
+    srv_metrics_inflight(-1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv_server *s = cls;
+    (void)c;
+    (void)socket_context;
+    __atomic_add_fetch(&s->connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1, __ATOMIC_RELAXED);
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    fprintf(stderr, "aitag: serve: %s\n", msg);
+}
+
+int srv_http_start(srv_server *s, const struct sockaddr *addr, int ipv6, aitag_error *err)
+{
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (ipv6)
+        flags |= MHD_USE_IPv6;
+    /* room above --max-connections to answer the excess with 503 rather than a reset */
+    unsigned limit = s->cfg.max_connections + s->cfg.max_connections / 4 + 16;
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads > 1 ? s->cfg.threads : 0,
+                            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                            4096u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                            on_connection, s, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err->msg, sizeof err->msg, "cannot start the HTTP server (is the address in use?)");
+        return -1;
+    }
+    return 0;
+}
+
+unsigned srv_http_port(srv_server *s)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : 0;
+}
