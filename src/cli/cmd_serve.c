@@ -237,6 +237,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         if ((rc = apply_option(cmd, cmd->opts[opt].lng, v, &o)) != EXIT_OK)
             return rc;
     }
+    /* bodies held at once, all requests together: more wait for 503 and a retry */
+    o.cfg.body_budget = o.cfg.max_body > ((size_t)1 << 62) / 4 ? o.cfg.max_body : 4 * o.cfg.max_body;
     struct sockaddr_storage ss = {0};
     int ipv6 = 0;
     if (parse_listen(cmd, o.listen, &ss, &ipv6) != 0)

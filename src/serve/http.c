@@ -33,8 +33,33 @@ typedef struct req {
     size_t dropped;
     unsigned status;
     size_t out_bytes;
-    uint64_t docs;
+    size_t reserved;     /* bytes of the body budget this request holds */
+    /* a streamed answer (large NDJSON bodies) */
+    srv_model *sm;       /* a reference, given back on completion */
+    srv_query q;
+    srv_cursor cur;
+    aitag__sbuf pend;    /* output lines not yet sent, from pend_off */
+    size_t pend_off;
+    srv_run_stats st;
 } req;
+
+/* NDJSON bodies larger than this are answered as they are classified
+ * (chunked), in pieces of STREAM_PIECE bytes: the output, which can be many
+ * times the input, is never held whole. */
+#define STREAM_BODY ((size_t)256 << 10)
+#define STREAM_PIECE ((size_t)64 << 10)
+
+/* Takes n bytes of the body budget; 0, or -1 when it is spent. */
+static int reserve(srv_server *s, req *r, size_t n)
+{
+    size_t now = __atomic_add_fetch(&s->body_bytes, n, __ATOMIC_RELAXED);
+    if (now > s->cfg.body_budget && now - n > 0) { /* a lone body within --max-body always fits */
+        __atomic_sub_fetch(&s->body_bytes, n, __ATOMIC_RELAXED);
+        return -1;
+    }
+    r->reserved += n;
+    return 0;
+}
 
 static double since(const struct timespec *t0)
 {
@@ -206,6 +231,9 @@ static enum MHD_Result early(srv_server *s, struct MHD_Connection *c, req *r, co
         if (n > s->cfg.max_body)
             return problem(s, c, r, 413, "the body (%llu bytes) is over the limit of %zu bytes (--max-body)", n,
                            s->cfg.max_body);
+        if (n && reserve(s, r, (size_t)n + 1) != 0)
+            return problem(s, c, r, 503, "overloaded: the bodies in flight hold %zu bytes already; retry later",
+                           __atomic_load_n(&s->body_bytes, __ATOMIC_RELAXED));
         if (n && !(r->body = aitag__realloc(NULL, (size_t)n + 1)))
             return problem(s, c, r, 503, "out of memory for a body of %llu bytes; retry later", n);
         r->cap = r->body ? (size_t)n + 1 : 0;
@@ -224,6 +252,8 @@ static int take_body(srv_server *s, req *r, const char *data, size_t n)
             cap *= 2;
         if (cap > s->cfg.max_body + 1)
             cap = s->cfg.max_body + 1;
+        if (cap > r->reserved && reserve(s, r, cap - r->reserved) != 0)
+            return -2;
         char *p = aitag__realloc(r->body, cap);
         if (!p)
             return -2;
@@ -306,10 +336,46 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
+/* MHD's content reader for a streamed answer: the next piece of output. */
+static ssize_t stream_piece(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    req *r = cls;
+    (void)pos;
+    if (r->pend_off == r->pend.len) {
+        r->pend.len = r->pend_off = 0;
+        if (r->cur.pos == r->cur.len)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        aitag_error err = {0};
+        if (srv_run_some(r->sm, &r->q, &r->cur, STREAM_PIECE, &r->pend, &r->st, &err) != 0 || !r->pend.len)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = r->pend.len - r->pend_off;
+    n = n < max ? n : max;
+    memcpy(buf, r->pend.p + r->pend_off, n);
+    r->pend_off += n;
+    r->out_bytes += n;
+    return (ssize_t)n;
+}
+
+static enum MHD_Result stream_answer(srv_server *s, struct MHD_Connection *c, req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_PIECE, stream_piece, r, NULL);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+    if (__atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = 200;
+    r->answered = 1;
+    enum MHD_Result rc = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 static enum MHD_Result do_classify(srv_server *s, struct MHD_Connection *c, req *r)
 {
-    srv_query q = {aitag_stream_params_default()};
-    query_state qs = {&q, {0}};
+    query_state qs = {&r->q, {0}};
+    r->q.sp = aitag_stream_params_default();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_arg, &qs);
     if (qs.err[0])
         return problem(s, c, r, 400, "%s", qs.err);
@@ -318,19 +384,18 @@ static enum MHD_Result do_classify(srv_server *s, struct MHD_Connection *c, req 
         r->len--; /* a final newline (curl -d @file.json) is not text after the object */
     if (single && r->len == 0)
         return problem(s, c, r, 400, "empty body: expected a JSON object {\"id\", \"title\", \"text\"}");
-    srv_model *sm = srv_model_get(s->h);
-    if (!sm)
+    if (!(r->sm = srv_model_get(s->h)))
         return problem(s, c, r, 503, "no model is loaded");
+    r->cur = (srv_cursor){r->body ? r->body : "", r->len, 0, 0, single};
+    if (!single && r->len > STREAM_BODY)
+        return stream_answer(s, c, r);
     aitag__sbuf out = {0};
-    srv_run_stats st;
     aitag_error err = {0};
-    int rc = srv_run(sm, &q, r->body ? r->body : "", r->len, single, &out, &st, &err);
-    srv_model_put(s->h, sm);
-    srv_metrics_docs(st.docs - (rc != 0 && single), st.bad);
-    r->docs = st.docs;
+    int rc = srv_run_some(r->sm, &r->q, &r->cur, SIZE_MAX, &out, &r->st, &err);
     if (rc != 0) {
+        int oom = out.oom;
         aitag__sb_free(&out);
-        return problem(s, c, r, single && !out.oom ? 400 : 500, "%s", err.msg);
+        return problem(s, c, r, single && !oom ? 400 : 500, "%s", err.msg);
     }
     return send_buf(s, c, r, 200, single ? "application/json" : "application/x-ndjson", &out);
 }
@@ -433,7 +498,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->too_large == 1)
         return problem(s, c, r, 413, "the body is over the limit of %zu bytes (--max-body)", s->cfg.max_body);
     if (r->too_large == 2)
-        return problem(s, c, r, 503, "out of memory for the body; retry later");
+        return problem(s, c, r, 503, "overloaded: no memory left for this body (the bodies in flight hold %zu "
+                                     "bytes); retry later", __atomic_load_n(&s->body_bytes, __ATOMIC_RELAXED));
     return dispatch(s, c, r);
 }
 
@@ -451,7 +517,7 @@ static void access_log(const req *r, double secs)
     aitag__sb_puts(&b, line);
     aitag__sb_json_string(&b, r->path, strlen(r->path));
     snprintf(line, sizeof line, ", \"status\": %u, \"in_bytes\": %zu, \"out_bytes\": %zu, \"docs\": %llu, "
-                                "\"ms\": %.3f}\n", r->status, r->len + r->dropped, r->out_bytes, (unsigned long long)r->docs,
+                                "\"ms\": %.3f}\n", r->status, r->len + r->dropped, r->out_bytes, (unsigned long long)r->st.docs,
              secs * 1e3);
     aitag__sb_puts(&b, line);
     if (!b.oom && write(2, b.p, b.len) < 0) {
@@ -474,6 +540,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (s->cfg.access_log)
         access_log(r, secs);
     (void)toe;
+    srv_metrics_docs(r->st.docs, r->st.bad);
+    srv_model_put(s->h, r->sm);
+    aitag__sb_free(&r->pend);
+    __atomic_sub_fetch(&s->body_bytes, r->reserved, __ATOMIC_RELAXED);
     aitag__free(r->body);
     free(r);
     *con_cls = NULL;

@@ -93,10 +93,10 @@ static int run_line(thread_ctx *t, const srv_query *q, uint64_t ln, const char *
     aitag__id id = {in.id, strlen(in.id), in.id_is_number};
     if (s == AITAG_OK)
         s = aitag_classify(t->c, in.text, in.text_len, &q->sp.classify, &res, err);
+    if (s != AITAG_OK && single)
+        return -1;
     st->docs++;
     if (s != AITAG_OK) {
-        if (single)
-            return -1;
         aitag__format_error(&t->f, out, id, err->msg, strlen(err->msg));
         st->bad++;
         return 0;
@@ -105,37 +105,34 @@ static int run_line(thread_ctx *t, const srv_query *q, uint64_t ln, const char *
     return 0;
 }
 
-int srv_run(srv_model *sm, const srv_query *q, const char *body, size_t len, int single, aitag__sbuf *out,
-            srv_run_stats *st, aitag_error *err)
+int srv_run_some(srv_model *sm, const srv_query *q, srv_cursor *cur, size_t max_out, aitag__sbuf *out,
+                 srv_run_stats *st, aitag_error *err)
 {
-    memset(st, 0, sizeof *st);
     thread_ctx *t = ctx_for(sm, err);
     if (!t)
         return -1;
     t->f.p = &q->sp; /* this request's scores, margins and explain (explain <= t->fp.explain) */
     int rc = 0;
-    if (single) {
-        rc = run_line(t, q, 1, body, len, 1, out, st, err);
-        goto done;
+    if (cur->single && cur->pos < cur->len) {
+        rc = run_line(t, q, 1, cur->body, cur->len, 1, out, st, err);
+        cur->pos = cur->len;
     }
     /* split as aitag_stream_add_jsonl does: LF, a CR before it, a BOM first */
-    uint64_t ln = 0;
-    size_t pos = 0;
-    while (pos < len && rc == 0 && !out->oom) {
-        const char *nl = memchr(body + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - body) : len, n = end - pos;
-        const char *line = body + pos;
-        pos = nl ? end + 1 : len;
-        ln++;
+    while (!cur->single && cur->pos < cur->len && out->len < max_out && rc == 0 && !out->oom) {
+        const char *body = cur->body;
+        const char *nl = memchr(body + cur->pos, '\n', cur->len - cur->pos);
+        size_t end = nl ? (size_t)(nl - body) : cur->len, n = end - cur->pos;
+        const char *line = body + cur->pos;
+        cur->pos = nl ? end + 1 : cur->len;
+        cur->line++;
         if (n && line[n - 1] == '\r')
             n--;
-        if (ln == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        if (cur->line == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
             line += 3;
             n -= 3;
         }
-        rc = run_line(t, q, ln, line, n, 0, out, st, err);
+        rc = run_line(t, q, cur->line, line, n, 0, out, st, err);
     }
-done:
     t->f.p = &t->fp;
     if (out->oom) {
         snprintf(err->msg, sizeof err->msg, "out of memory formatting the output");

@@ -64,13 +64,23 @@ typedef struct srv_run_stats {
     uint64_t docs, bad;
 } srv_run_stats;
 
-/* Classifies JSON lines (one output line per input line, as `aitag classify -`
- * prints them) into out. With single set, the body is one JSON object: a bad
- * object is not formatted but returned as -1 with err filled (a 400). Uses
- * the calling thread's cached classifier for sm. Returns 0, or -1 on out of
- * memory (err filled) or a bad single object. */
-int srv_run(srv_model *sm, const srv_query *q, const char *body, size_t len, int single, aitag__sbuf *out,
-            srv_run_stats *st, aitag_error *err);
+/* Where a body is in its classification. */
+typedef struct srv_cursor {
+    const char *body;
+    size_t len, pos;
+    uint64_t line;
+    int single; /* the body is one JSON object, not JSON lines */
+} srv_cursor;
+
+/* Classifies the next lines of the body (JSON lines: one output line per
+ * input line, as `aitag classify -` prints them) into out, until out holds
+ * max_out bytes or the body ends (cur->pos == cur->len). With cur->single,
+ * the body is one JSON object: a bad one is not formatted but returned as -1
+ * with err filled (a 400). Adds to st. Uses the calling thread's cached
+ * classifier for sm. Returns 0, or -1 on out of memory (err filled) or a
+ * bad single object. */
+int srv_run_some(srv_model *sm, const srv_query *q, srv_cursor *cur, size_t max_out, aitag__sbuf *out,
+                 srv_run_stats *st, aitag_error *err);
 /* Sets up the per-thread cache (once, before the first srv_run). */
 int srv_run_init(srv_holder *h);
 
@@ -97,6 +107,7 @@ typedef struct srv_config {
     const char *token;        /* NULL = no authentication */
     size_t token_len;
     int access_log;           /* 1 = one JSON line per request on stderr */
+    size_t body_budget;       /* bytes of request bodies held at once, all requests together */
 } srv_config;
 
 typedef struct srv_server {
@@ -105,6 +116,7 @@ typedef struct srv_server {
     struct MHD_Daemon *d;
     int shutting_down;        /* atomic */
     long connections;         /* atomic */
+    size_t body_bytes;        /* atomic: bytes of bodies held now */
 } srv_server;
 
 /* Starts the daemon on addr; 0, or -1 with err filled. */

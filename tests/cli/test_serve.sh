@@ -169,6 +169,14 @@ done
 "$AITAG" classify -m "$M" - <"$DATA/test.jsonl" >test.expected 2>/dev/null
 req POST /v1/classify -H 'Content-Type: application/x-ndjson; charset=utf-8' --data-binary @"$DATA/test.jsonl"
 t "NDJSON with a charset parameter: the same as aitag classify" '[ "$S" = 200 ] && cmp -s "$O" test.expected'
+$PY -c '
+import sys
+data = open("mixed.jsonl", "rb").read()
+sys.stdout.buffer.write((data + b"\n") * 300)' >large.jsonl
+"$AITAG" classify -m "$M" --explain 2 - <large.jsonl >large.expected 2>/dev/null
+req POST "/v1/classify?explain=2" -H 'Content-Type: application/x-ndjson' --data-binary @large.jsonl
+t "a $(wc -c <large.jsonl)-byte NDJSON body: streamed (chunked), byte for byte aitag classify" \
+    '[ "$S" = 200 ] && [ "$(header transfer-encoding)" = chunked ] && cmp -s "$O" large.expected'
 req POST /v1/classify -H 'Content-Type: application/x-ndjson' --data-binary ''
 t "empty NDJSON body: 200, no lines" '[ "$S" = 200 ] && [ ! -s "$O" ]'
 printf '{\n  "id": "pretty",\n  "text": "GPU chips"\n}\n' >pretty.json
@@ -253,7 +261,7 @@ for pat in 'aitag_http_requests_total{endpoint="/v1/classify",status="200"} [1-9
 done
 BADS=$(sed -n 's/^aitag_bad_lines_total //p' "$O")
 PERRUN=$(grep -c '"error"' mixed.expected)
-t "bad lines counted: 6 NDJSON runs x $PERRUN bad lines" '[ "$BADS" = $((6 * PERRUN)) ] && [ "$PERRUN" -ge 7 ]'
+t "bad lines counted: 306 copies of the mixed input x $PERRUN bad lines" '[ "$BADS" = $((306 * PERRUN)) ] && [ "$PERRUN" -ge 7 ]'
 t "access log: one JSON line per request on stderr" '$PY -c "
 import json
 rows = [json.loads(l) for l in open(\"$T/main.err\") if l.startswith(\"{\")]
@@ -343,6 +351,29 @@ print(data.split(b"\r\n")[0].decode())
 print("retry-after" if b"Retry-After: 1" in data else "no retry-after")
 PYEOF
 t "503 with Retry-After over --max-connections 8" 'grep -q "^HTTP/1.1 503" overload.out && grep -q "^retry-after" overload.out'
+
+# 503 when the bodies in flight would pass 4 x --max-body: three held bodies, then a fourth
+start budget -m "$M" --max-body 100000
+$PY - "$PORT" <<'PYEOF' >budget.out
+import socket, sys, time
+port = int(sys.argv[1])
+head = (b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+        b"Content-Length: 100000\r\n\r\n")
+held = []
+for _ in range(3):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(head + b'{"text": "chips"}\n' * 100)
+    held.append(s)
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(head)
+print(s.recv(4096).split(b"\r\n")[0].decode())
+for h in held:
+    h.close()
+PYEOF
+t "503 when the bodies in flight would pass the body budget" 'grep -q "^HTTP/1.1 503" budget.out'
+req POST /v1/classify -H 'Content-Type: application/x-ndjson' --data-binary @"$DATA/test.jsonl"
+t "the budget is given back: a body fits again" '[ "$S" = 200 ]'
 
 "$AITAG" serve -m "$M" --listen 0.0.0.0:0 >/dev/null 2>refuse.err
 RC=$?
