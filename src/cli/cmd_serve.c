@@ -212,8 +212,8 @@ static int serve(serve_opts *o, srv_holder *h, const struct sockaddr_storage *ss
     }
     char host[64] = "?";
     getnameinfo((const struct sockaddr *)ss, sizeof *ss, host, sizeof host, NULL, 0, NI_NUMERICHOST);
-    cli_err("serving %s on http://%s%s%s:%u (%u threads)", h->path, ipv6 ? "[" : "", host, ipv6 ? "]" : "",
-            srv_http_port(&s), s.cfg.threads);
+    cli_err("serving %s on http://%s%s%s:%u (%u thread%s)", h->path, ipv6 ? "[" : "", host, ipv6 ? "]" : "",
+            srv_http_port(&s), s.cfg.threads, s.cfg.threads == 1 ? "" : "s");
     signal_loop(&s, &set);
     cli_err("stopped");
     return EXIT_OK;

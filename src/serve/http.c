@@ -577,13 +577,19 @@ int srv_http_start(srv_server *s, const struct sockaddr *addr, int ipv6, aitag_e
         flags |= MHD_USE_IPv6;
     /* room above --max-connections to answer the excess with 503 rather than a reset */
     unsigned limit = s->cfg.max_connections + s->cfg.max_connections / 4 + 16;
+    struct MHD_OptionItem o[12] = {
+        {MHD_OPTION_SOCK_ADDR, 0, (void *)addr},
+        {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
+        {MHD_OPTION_END, 0, NULL}};
+    if (s->cfg.threads > 1) /* one thread: the daemon's own polling thread (a pool of one is refused) */
+        o[7] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL};
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads > 1 ? s->cfg.threads : 0,
-                            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                            4096u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                            on_connection, s, MHD_OPTION_END);
+                            MHD_OPTION_ARRAY, o, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err->msg, sizeof err->msg, "cannot start the HTTP server (is the address in use?)");
         return -1;
