@@ -1,6 +1,7 @@
 #!/bin/sh
 # serve.sh [AITAG] [MODEL] [SECONDS]: loads `aitag serve` with wrk on loopback and prints a
-# Markdown table: requests/s, documents/s, p50 and p99 latency, and the server's RSS, for
+# Markdown table: requests/s, documents/s, p50 and p99 latency, the server's CPU time per
+# request (user + system; steadier than requests/s on a shared machine) and RSS, for
 # single-article requests and 32-article NDJSON batches at 1, 16 and 64 connections.
 #
 #   sh bench/serve.sh                                  # build/aitag, build/models/default.aitag, 10 s each
@@ -27,21 +28,28 @@ while [ -z "$port" ]; do
     port=$(sed -n 's/^aitag: serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/serve.err")
     sleep 0.1
 done
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)" >&2
 url=http://127.0.0.1:$port/v1/classify
 wrk -t 2 -c 16 -d 2s -s "$tmp/single.lua" "$url" >/dev/null # warm-up
 
 # wrk prints latencies as 512.00us, 1.20ms or 1.01s: in milliseconds
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-echo "| request | connections | requests/s | documents/s | p50 ms | p99 ms | non-2xx | socket errors | RSS MB |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # clock ticks
+hz=$(getconf CLK_TCK)
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "| request | connections | requests/s | documents/s | p50 ms | p99 ms | server CPU µs/request | non-2xx | socket errors | RSS MB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for kind in single batch32; do
     docs=1
     [ "$kind" = batch32 ] && docs=32
     for c in 1 16 64; do
         t=2
         [ "$c" = 1 ] && t=1
+        c0=$(cpu)
         wrk -t "$t" -c "$c" -d "${secs}s" --latency -s "$tmp/$kind.lua" "$url" >"$tmp/out"
+        c1=$(cpu)
+        nreq=$(awk '/requests in/ {print $1}' "$tmp/out")
         rps=$(awk '/^Requests\/sec/ {print $2}' "$tmp/out")
         p50=$(ms "$(awk '$1 == "50%" {print $2}' "$tmp/out")")
         p99=$(ms "$(awk '$1 == "99%" {print $2}' "$tmp/out")")
@@ -49,6 +57,8 @@ for kind in single batch32; do
         sockerr=$(awk '/Socket errors/ {print $4 $6 $8 $10}' "$tmp/out")
         rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
         dps=$(awk -v r="$rps" -v d="$docs" 'BEGIN { printf "%.0f", r * d }')
-        echo "| $kind | $c | $rps | $dps | $p50 | $p99 | ${non2xx:-0} | ${sockerr:-0} | $rss |"
+        us=$(awk -v a="$c0" -v b="$c1" -v n="$nreq" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz * 1e6 / n }')
+        echo "| $kind | $c | $rps | $dps | $p50 | $p99 | $us | ${non2xx:-0} | ${sockerr:-0} | $rss |"
     done
 done
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)" >&2

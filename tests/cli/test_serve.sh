@@ -64,7 +64,7 @@ start() {
     PORT=
     i=0
     while [ $i -lt 300 ]; do
-        PORT=$(sed -n 's/^aitag: serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/$name.err")
+        PORT=$(sed -n 's/^aitag: serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/$name.err" 2>/dev/null)
         if [ -n "$PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
             return 0
         fi
@@ -213,6 +213,10 @@ req DELETE /healthz
 t "405 DELETE /healthz with Allow: GET, HEAD" 'problem 405 "DELETE" && [ "$(header allow)" = "GET, HEAD" ]'
 req GET /v1/reload
 t "405 GET /v1/reload" 'problem 405 "POST"'
+req GET /healthz -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)"
+t "a 20 KB header: 431 from libmicrohttpd" '[ "$S" = 431 ]'
+req GET "/healthz?$(head -c 20000 /dev/zero | tr '\0' a)"
+t "a 20 KB URL: 414 from libmicrohttpd" '[ "$S" = 414 ]'
 
 # ---- sizes: a 50 MB article within --max-body, and over it ------------------------
 
