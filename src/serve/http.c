@@ -1,8 +1,8 @@
 /*
  * http.c: the HTTP side of `aitag serve` on libmicrohttpd (its thread pool,
- * one epoll loop per thread). A request is classified on the thread that
- * read it. Every error is an RFC 9457 problem (application/problem+json)
- * whose detail names the problem.
+ * one epoll loop per thread): reading requests, the checks that need no
+ * body, the body itself, and the end of each request. A request is answered
+ * (endpoints.c) on the thread that read it.
  *
  * Request life: first call (headers) -> checks that need no body (token,
  * route, method, content type, Content-Length over --max-body, overload)
@@ -20,34 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h" /* aitag__realloc, aitag__free: what sbuf allocates with */
-#include "serve.h"
-
-typedef struct req {
-    struct timespec t0;
-    enum srv_endpoint ep;
-    char method[8], path[120], remote[48];
-    char *body;
-    size_t len, cap;
-    int too_large;       /* 1 over --max-body, 2 out of memory: the rest is dropped */
-    int answered;
-    size_t dropped;
-    unsigned status;
-    size_t out_bytes;
-    size_t reserved;     /* bytes of the body budget this request holds */
-    /* a streamed answer (large NDJSON bodies) */
-    srv_model *sm;       /* a reference, given back on completion */
-    srv_query q;
-    srv_cursor cur;
-    aitag__sbuf pend;    /* output lines not yet sent, from pend_off */
-    size_t pend_off;
-    srv_run_stats st;
-} req;
-
-/* NDJSON bodies larger than this are answered as they are classified
- * (chunked), in pieces of STREAM_PIECE bytes: the output, which can be many
- * times the input, is never held whole. */
-#define STREAM_BODY ((size_t)256 << 10)
-#define STREAM_PIECE ((size_t)64 << 10)
+#include "http.h"
 
 /* Takes n bytes of the body budget; 0, or -1 when it is spent. */
 static int reserve(srv_server *s, req *r, size_t n)
@@ -68,82 +41,6 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* ---- answers ---------------------------------------------------------------- */
-
-static void free_buf(void *p) { aitag__free(p); }
-
-/* Queues b (taken over) as the answer. */
-static enum MHD_Result send_buf(srv_server *s, struct MHD_Connection *c, req *r, unsigned status, const char *ctype,
-                                aitag__sbuf *b)
-{
-    if (b->oom) {
-        aitag__sb_free(b);
-        static const char oom[] = "{\"type\": \"about:blank\", \"title\": \"Internal Server Error\", "
-                                  "\"status\": 500, \"detail\": \"out of memory\"}\n";
-        struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-        r->status = 500;
-        r->answered = 1;
-        enum MHD_Result rc = MHD_queue_response(c, 500, resp);
-        MHD_destroy_response(resp);
-        return rc;
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(b->len, b->p, free_buf);
-    if (!resp) {
-        aitag__sb_free(b);
-        return MHD_NO;
-    }
-    b->p = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->ep == EP_CLASSIFY || r->ep == EP_RELOAD ? "POST"
-                                                                                                         : "GET, HEAD");
-    if (status == 503)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    if (status == 413 || status == 503 || __atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    r->status = status;
-    r->out_bytes = b->len;
-    r->answered = 1;
-    enum MHD_Result rc = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-static enum MHD_Result problem(srv_server *s, struct MHD_Connection *c, req *r, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static enum MHD_Result problem(srv_server *s, struct MHD_Connection *c, req *r, unsigned status, const char *fmt, ...)
-{
-    char detail[AITAG_ERROR_MSG_MAX + 128], head[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    const char *title = MHD_get_reason_phrase_for(status);
-    aitag__sbuf b = {0};
-    snprintf(head, sizeof head, "{\"type\": \"about:blank\", \"title\": \"%s\", \"status\": %u, \"detail\": ",
-             title && *title ? title : "Error", status);
-    aitag__sb_puts(&b, head);
-    aitag__sb_json_string(&b, detail, strlen(detail));
-    aitag__sb_puts(&b, ", \"instance\": ");
-    aitag__sb_json_string(&b, r->path, strlen(r->path));
-    aitag__sb_puts(&b, "}\n");
-    return send_buf(s, c, r, status, "application/problem+json", &b);
-}
-
-static enum MHD_Result send_text(srv_server *s, struct MHD_Connection *c, req *r, unsigned status,
-                                 const char *ctype, const char *text)
-{
-    aitag__sbuf b = {0};
-    aitag__sb_puts(&b, text);
-    return send_buf(s, c, r, status, ctype, &b);
-}
-
-/* ---- checks that need no body ------------------------------------------------ */
 
 /* Constant time in the token's length, whatever the header holds. */
 static int token_ok(const srv_server *s, struct MHD_Connection *c)
@@ -190,7 +87,7 @@ static int media_is(const char *ct, const char *t)
 }
 
 /* 0 = ndjson, 1 = one JSON object, -1 = unsupported */
-static int body_kind(struct MHD_Connection *c)
+int srv__body_kind(struct MHD_Connection *c)
 {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct)
@@ -209,33 +106,33 @@ static enum MHD_Result early(srv_server *s, struct MHD_Connection *c, req *r, co
     int post = 0;
     r->ep = route(r->path, &post);
     if (__atomic_load_n(&s->connections, __ATOMIC_RELAXED) > (long)s->cfg.max_connections)
-        return problem(s, c, r, 503, "overloaded: more than %u connections are open; retry later",
+        return srv__problem(s, c, r, 503, "overloaded: more than %u connections are open; retry later",
                        s->cfg.max_connections);
     if (s->cfg.token && r->ep != EP_HEALTHZ && !token_ok(s, c))
-        return problem(s, c, r, 401, "this service needs 'Authorization: Bearer TOKEN' with the right token");
+        return srv__problem(s, c, r, 401, "this service needs 'Authorization: Bearer TOKEN' with the right token");
     if (r->ep == EP_OTHER)
-        return problem(s, c, r, 404, "no such endpoint: %s %s", method, r->path);
+        return srv__problem(s, c, r, 404, "no such endpoint: %s %s", method, r->path);
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (post ? strcmp(method, "POST") != 0 : !is_get)
-        return problem(s, c, r, 405, "%s %s is not allowed; use %s", method, r->path, post ? "POST" : "GET");
+        return srv__problem(s, c, r, 405, "%s %s is not allowed; use %s", method, r->path, post ? "POST" : "GET");
     if (r->ep != EP_CLASSIFY)
         return MHD_YES;
-    if (body_kind(c) < 0) {
+    if (srv__body_kind(c) < 0) {
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        return problem(s, c, r, 415, "Content-Type '%s' is not application/json (one article) or "
+        return srv__problem(s, c, r, 415, "Content-Type '%s' is not application/json (one article) or "
                                      "application/x-ndjson (one article per line)", ct ? ct : "(none)");
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         unsigned long long n = strtoull(cl, NULL, 10);
         if (n > s->cfg.max_body)
-            return problem(s, c, r, 413, "the body (%llu bytes) is over the limit of %zu bytes (--max-body)", n,
+            return srv__problem(s, c, r, 413, "the body (%llu bytes) is over the limit of %zu bytes (--max-body)", n,
                            s->cfg.max_body);
         if (n && reserve(s, r, (size_t)n + 1) != 0)
-            return problem(s, c, r, 503, "overloaded: the bodies in flight hold %zu bytes already; retry later",
+            return srv__problem(s, c, r, 503, "overloaded: the bodies in flight hold %zu bytes already; retry later",
                            __atomic_load_n(&s->body_bytes, __ATOMIC_RELAXED));
         if (n && !(r->body = aitag__realloc(NULL, (size_t)n + 1)))
-            return problem(s, c, r, 503, "out of memory for a body of %llu bytes; retry later", n);
+            return srv__problem(s, c, r, 503, "out of memory for a body of %llu bytes; retry later", n);
         r->cap = r->body ? (size_t)n + 1 : 0;
     }
     return MHD_YES;
@@ -263,184 +160,6 @@ static int take_body(srv_server *s, req *r, const char *data, size_t n)
     memcpy(r->body + r->len, data, n);
     r->len += n;
     return 0;
-}
-
-/* ---- endpoints --------------------------------------------------------------- */
-
-typedef struct query_state {
-    srv_query *q;
-    char err[200];
-} query_state;
-
-static int parse_uint(const char *v, unsigned long max, uint32_t *out)
-{
-    char *end;
-    if (!v || !*v || *v == '-' || *v == '+')
-        return -1;
-    unsigned long n = strtoul(v, &end, 10);
-    if (*end || n > max)
-        return -1;
-    *out = (uint32_t)n;
-    return 0;
-}
-
-static int parse_bool(const char *v, int *out)
-{
-    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
-        *out = 1;
-    else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
-        *out = 0;
-    else
-        return -1;
-    return 0;
-}
-
-static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
-{
-    query_state *qs = cls;
-    aitag_stream_params *p = &qs->q->sp;
-    int bad = 0;
-    uint32_t u = 0;
-    if (strcmp(k, "top_k") == 0)
-        bad = parse_uint(v, 65536, &u) || u < 1, p->classify.decide.top_k = u;
-    else if (strcmp(k, "min_labels") == 0)
-        bad = parse_uint(v, 65536, &p->classify.decide.min_labels);
-    else if (strcmp(k, "explain") == 0)
-        bad = parse_uint(v, 1000, &p->explain);
-    else if (strcmp(k, "margins") == 0)
-        bad = parse_bool(v, &p->margins);
-    else if (strcmp(k, "evidence") == 0)
-        bad = parse_bool(v, &p->classify.evidence);
-    else if (strcmp(k, "scores") == 0 && v && strcmp(v, "all") == 0)
-        p->scores = AITAG_SCORES_ALL;
-    else if (strcmp(k, "scores") == 0 && v && strcmp(v, "tags") == 0)
-        p->scores = AITAG_SCORES_TAGS;
-    else if (strcmp(k, "scores") == 0 && v && strcmp(v, "none") == 0)
-        p->scores = AITAG_SCORES_NONE;
-    else if (strcmp(k, "scores") == 0)
-        bad = 1;
-    else {
-        snprintf(qs->err, sizeof qs->err, "unknown query parameter '%.60s' (known: top_k, min_labels, scores, "
-                                          "margins, explain, evidence)", k);
-        return MHD_NO;
-    }
-    if (bad) {
-        snprintf(qs->err, sizeof qs->err, "query parameter %s: '%.60s' is not valid (%s)", k, v ? v : "",
-                 strcmp(k, "scores") == 0 ? "all, tags or none"
-                 : strcmp(k, "margins") == 0 || strcmp(k, "evidence") == 0 ? "true or false"
-                 : strcmp(k, "explain") == 0 ? "an integer from 0 to 1000"
-                 : strcmp(k, "top_k") == 0 ? "an integer from 1 to 65536" : "an integer from 0 to 65536");
-        return MHD_NO;
-    }
-    (void)kind;
-    return MHD_YES;
-}
-
-/* MHD's content reader for a streamed answer: the next piece of output. */
-static ssize_t stream_piece(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    req *r = cls;
-    (void)pos;
-    if (r->pend_off == r->pend.len) {
-        r->pend.len = r->pend_off = 0;
-        if (r->cur.pos == r->cur.len)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        aitag_error err = {0};
-        if (srv_run_some(r->sm, &r->q, &r->cur, STREAM_PIECE, &r->pend, &r->st, &err) != 0 || !r->pend.len)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    size_t n = r->pend.len - r->pend_off;
-    n = n < max ? n : max;
-    memcpy(buf, r->pend.p + r->pend_off, n);
-    r->pend_off += n;
-    r->out_bytes += n;
-    return (ssize_t)n;
-}
-
-static enum MHD_Result stream_answer(srv_server *s, struct MHD_Connection *c, req *r)
-{
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_PIECE, stream_piece, r, NULL);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
-    if (__atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    r->status = 200;
-    r->answered = 1;
-    enum MHD_Result rc = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-static enum MHD_Result do_classify(srv_server *s, struct MHD_Connection *c, req *r)
-{
-    query_state qs = {&r->q, {0}};
-    r->q.sp = aitag_stream_params_default();
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_arg, &qs);
-    if (qs.err[0])
-        return problem(s, c, r, 400, "%s", qs.err);
-    int single = body_kind(c) == 1;
-    while (single && r->len && memchr(" \t\r\n", r->body[r->len - 1], 4))
-        r->len--; /* a final newline (curl -d @file.json) is not text after the object */
-    if (single && r->len == 0)
-        return problem(s, c, r, 400, "empty body: expected a JSON object {\"id\", \"title\", \"text\"}");
-    if (!(r->sm = srv_model_get(s->h)))
-        return problem(s, c, r, 503, "no model is loaded");
-    r->cur = (srv_cursor){r->body ? r->body : "", r->len, 0, 0, single};
-    if (!single && r->len > STREAM_BODY)
-        return stream_answer(s, c, r);
-    aitag__sbuf out = {0};
-    aitag_error err = {0};
-    int rc = srv_run_some(r->sm, &r->q, &r->cur, SIZE_MAX, &out, &r->st, &err);
-    if (rc != 0) {
-        int oom = out.oom;
-        aitag__sb_free(&out);
-        return problem(s, c, r, single && !oom ? 400 : 500, "%s", err.msg);
-    }
-    return send_buf(s, c, r, 200, single ? "application/json" : "application/x-ndjson", &out);
-}
-
-static enum MHD_Result do_reload(srv_server *s, struct MHD_Connection *c, req *r)
-{
-    aitag_error err = {0};
-    if (srv_reload(s->h, &err) != 0)
-        return problem(s, c, r, 500, "model not reloaded, the previous one keeps serving: %s", err.msg);
-    srv_model *sm = srv_model_get(s->h);
-    char buf[200];
-    snprintf(buf, sizeof buf, "{\"status\": \"reloaded\", \"generation\": %llu, \"checksum\": \"%016llx\"}\n",
-             (unsigned long long)sm->generation, (unsigned long long)sm->checksum);
-    srv_model_put(s->h, sm);
-    return send_text(s, c, r, 200, "application/json", buf);
-}
-
-static enum MHD_Result dispatch(srv_server *s, struct MHD_Connection *c, req *r)
-{
-    aitag__sbuf b = {0};
-    srv_model *sm;
-    switch (r->ep) {
-    case EP_CLASSIFY:
-        return do_classify(s, c, r);
-    case EP_RELOAD:
-        return do_reload(s, c, r);
-    case EP_HEALTHZ:
-        return send_text(s, c, r, 200, "application/json", "{\"status\": \"ok\"}\n");
-    case EP_READYZ:
-        if (__atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED))
-            return problem(s, c, r, 503, "shutting down");
-        return send_text(s, c, r, 200, "application/json", "{\"status\": \"ready\"}\n");
-    case EP_METRICS:
-        srv_metrics_render(s->h, &b);
-        return send_buf(s, c, r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
-    case EP_MODEL:
-        sm = srv_model_get(s->h);
-        if (!sm)
-            return problem(s, c, r, 503, "no model is loaded");
-        srv_model_json(s->h, sm, &b);
-        srv_model_put(s->h, sm);
-        return send_buf(s, c, r, 200, "application/json", &b);
-    default:
-        return problem(s, c, r, 404, "no such endpoint: %s", r->path);
-    }
 }
 
 /* ---- libmicrohttpd callbacks -------------------------------------------------- */
@@ -496,11 +215,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return r->dropped > s->cfg.max_body ? MHD_NO : MHD_YES;
     }
     if (r->too_large == 1)
-        return problem(s, c, r, 413, "the body is over the limit of %zu bytes (--max-body)", s->cfg.max_body);
+        return srv__problem(s, c, r, 413, "the body is over the limit of %zu bytes (--max-body)", s->cfg.max_body);
     if (r->too_large == 2)
-        return problem(s, c, r, 503, "overloaded: no memory left for this body (the bodies in flight hold %zu "
+        return srv__problem(s, c, r, 503, "overloaded: no memory left for this body (the bodies in flight hold %zu "
                                      "bytes); retry later", __atomic_load_n(&s->body_bytes, __ATOMIC_RELAXED));
-    return dispatch(s, c, r);
+    return srv__dispatch(s, c, r);
 }
 
 static void access_log(const req *r, double secs)

@@ -2,7 +2,9 @@
  * serve.h: the parts of `aitag serve` (an HTTP JSON service on libmicrohttpd).
  *
  *   cmd_serve.c   options, listening address, signals, graceful shutdown
- *   http.c        routing, bodies, limits, tokens, problem+json answers
+ *   http.c        reading requests: routing, bodies, limits, tokens
+ *   endpoints.c   what each endpoint answers (classification streamed when large)
+ *   answer.c      answers and RFC 9457 problems
  *   run.c         a request body -> output lines, on the request's thread
  *   holder.c      the served model: reference counted, swapped on reload
  *   metrics.c     counters and the Prometheus text
