@@ -406,11 +406,16 @@ curl -s -o slow.out -w '%{http_code}' -H 'Content-Type: application/x-ndjson' --
     "http://127.0.0.1:$PORT/v1/classify" >slow.status &
 CURL=$!
 i=0
-while [ $i -lt 200 ]; do
-    curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^aitag_http_requests_in_flight [2-9]' && break
-    sleep 0.02
+SEEN=0
+while [ $i -lt 500 ]; do
+    if curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^aitag_http_requests_in_flight [2-9]'; then
+        SEEN=1
+        break
+    fi
+    sleep 0.01
     i=$((i + 1))
 done
+t "a long request is in flight (the gauge counts it with /metrics itself)" '[ $SEEN = 1 ]'
 kill -TERM "$PID"
 wait "$PID"
 TRC=$?
