@@ -2,13 +2,15 @@
 # serve.sh [AITAG] [MODEL] [SECONDS]: loads `aitag serve` with wrk on loopback and prints a
 # Markdown table: requests/s, documents/s, p50 and p99 latency, the server's CPU time per
 # request (user + system; steadier than requests/s on a shared machine) and RSS, for
-# single-article requests and 32-article NDJSON batches at 1, 16 and 64 connections.
+# single-article requests, 32-article NDJSON batches and headline-only requests at 1, 16 and 64
+# connections.
 #
 #   sh bench/serve.sh                                  # build/aitag, build/models/default.aitag, 10 s each
 #   sh bench/serve.sh build/aitag sectors.aitag 5
 #
-# Articles: datasets/ai-sectors/test.jsonl (first line; first 32 lines). The server and wrk
-# share the machine's cores; wrk runs 2 threads (1 for a single connection). Bounded: 6 runs.
+# Articles: datasets/ai-sectors/test.jsonl (first line, 1.1 kB; first 32 lines; the first
+# line's title alone). The server and wrk share the machine's cores; wrk runs 2 threads (1 for
+# a single connection). Bounded: 9 runs.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 aitag=${1:-$root/build/aitag}
@@ -25,7 +27,7 @@ pid=$!
 port=
 while [ -z "$port" ]; do
     kill -0 "$pid" || { cat "$tmp/serve.err" >&2; exit 1; }
-    port=$(sed -n 's/^aitag: serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/serve.err")
+    port=$(sed -n 's/^aitag: serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/serve.err" 2>/dev/null || true)
     sleep 0.1
 done
 echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)" >&2
@@ -40,7 +42,7 @@ hz=$(getconf CLK_TCK)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "| request | connections | requests/s | documents/s | p50 ms | p99 ms | server CPU µs/request | non-2xx | socket errors | RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for kind in single batch32; do
+for kind in single batch32 headline; do
     docs=1
     [ "$kind" = batch32 ] && docs=32
     for c in 1 16 64; do
