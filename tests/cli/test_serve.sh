@@ -396,8 +396,8 @@ t "a bad port: usage error" '[ $RC = 2 ]'
 # ---- SIGTERM with requests in flight --------------------------------------------------------
 
 start term -m "$M" --threads 2 --timeout 20
-REPEAT=4000
-[ "$SAN" = 1 ] && REPEAT=400
+REPEAT=8000
+[ "$SAN" = 1 ] && REPEAT=2000
 $PY -c "
 import sys
 lines = open('$DATA/test.jsonl', 'rb').read()
