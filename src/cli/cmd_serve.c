@@ -1,8 +1,9 @@
 /*
  * cmd_serve.c: `aitag serve`: the HTTP JSON service (src/serve/). Options,
  * the listening address, the token, then the signal loop: SIGHUP reloads the
- * model, SIGTERM and SIGINT stop accepting, let the requests in flight finish
- * (at most --timeout seconds) and exit 0.
+ * model, SIGTERM and SIGINT stop accepting (a new connection is closed at
+ * once), let the requests in flight finish (at most --timeout seconds),
+ * close the listening socket and exit 0.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -154,10 +155,7 @@ static void raise_fd_limit(void)
 
 static void stop_gracefully(srv_server *s)
 {
-    __atomic_store_n(&s->shutting_down, 1, __ATOMIC_RELAXED);
-    MHD_socket fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    __atomic_store_n(&s->shutting_down, 1, __ATOMIC_RELAXED); /* new connections are closed at once */
     struct timespec t0, t, nap = {0, 10 * 1000 * 1000};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long left;

@@ -278,6 +278,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     __atomic_add_fetch(&s->connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1, __ATOMIC_RELAXED);
 }
 
+/* Once shutting down, a new connection is closed as soon as it is accepted.
+ * (MHD_quiesce_daemon would close the listening socket instead, but with a
+ * thread pool on epoll it races with the workers removing that socket from
+ * their epoll sets, and libmicrohttpd aborts when it loses.) */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    srv_server *s = cls;
+    (void)addr;
+    (void)addrlen;
+    return __atomic_load_n(&s->shutting_down, __ATOMIC_RELAXED) ? MHD_NO : MHD_YES;
+}
+
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -307,7 +319,7 @@ int srv_http_start(srv_server *s, const struct sockaddr *addr, int ipv6, aitag_e
         {MHD_OPTION_END, 0, NULL}};
     if (s->cfg.threads > 1) /* one thread: the daemon's own polling thread (a pool of one is refused) */
         o[7] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL};
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+    s->d = MHD_start_daemon(flags, 0, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
                             MHD_OPTION_ARRAY, o, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err->msg, sizeof err->msg, "cannot start the HTTP server (is the address in use?)");

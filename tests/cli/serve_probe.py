@@ -5,6 +5,8 @@ when the check holds, 1 otherwise.
   serve_probe.py slowloris PORT N WAIT     N clients send half a request; others are served; all closed by WAIT s
   serve_probe.py disconnect PORT N         N clients leave mid-body; the service goes on
   serve_probe.py flood PORT N              N connections opened at once; the service still answers afterwards
+  serve_probe.py inflight PORT BODY GOFILE  sends half of BODY (NDJSON), waits for GOFILE, sends the rest;
+                                           prints the status and the number of answer lines
   serve_probe.py hammer PORT BODY CTYPE STOPFILE THREADS
                                            keep-alive POST /v1/classify until STOPFILE exists; every answer 200
 """
@@ -161,6 +163,40 @@ def hammer(port, body_path, ctype, stopfile, threads):
     return 0 if ok else 1
 
 
+def inflight(port, body_path, gofile):
+    with open(body_path, "rb") as f:
+        body = f.read()
+    s = connect(port)
+    s.settimeout(60)
+    s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+              b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:len(body) // 2])
+    deadline = time.time() + 30
+    while not os.path.exists(gofile) and time.time() < deadline:
+        time.sleep(0.02)
+    s.sendall(body[len(body) // 2:])
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n")[0].decode(errors="replace")
+    if b"chunked" in head.lower():
+        out, pos = b"", 0
+        while True:
+            eol = rest.index(b"\r\n", pos)
+            n = int(rest[pos:eol], 16)
+            if n == 0:
+                break
+            out += rest[eol + 2:eol + 2 + n]
+            pos = eol + 2 + n + 2
+        rest = out
+    print("%s %d" % (status, rest.count(b"\n")))
+    return 0
+
+
 def main(a):
     if a[0] == "slowloris":
         return slowloris(int(a[1]), int(a[2]), float(a[3]))
@@ -168,6 +204,8 @@ def main(a):
         return disconnect(int(a[1]), int(a[2]))
     if a[0] == "flood":
         return flood(int(a[1]), int(a[2]))
+    if a[0] == "inflight":
+        return inflight(int(a[1]), a[2], a[3])
     if a[0] == "hammer":
         return hammer(int(a[1]), a[2], a[3], a[4], int(a[5]))
     print("unknown probe " + a[0])
