@@ -30,7 +30,6 @@ while [ -z "$port" ]; do
     port=$(sed -n 's/^aitag: serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/serve.err" 2>/dev/null || true)
     sleep 0.1
 done
-echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)" >&2
 url=http://127.0.0.1:$port/v1/classify
 wrk -t 2 -c 16 -d 2s -s "$tmp/single.lua" "$url" >/dev/null # warm-up
 
