@@ -2,7 +2,7 @@
 # install-deps.sh: the one place that names aitag's dependencies (Debian 12 packages).
 # Run as root (or with sudo). Installs nothing else.
 set -eu
-BUILD_DEPS="build-essential cmake pkg-config liblinear-dev libsvm-dev libutf8proc-dev libcjson-dev check python3 valgrind"
+BUILD_DEPS="build-essential cmake pkg-config liblinear-dev libsvm-dev libutf8proc-dev libcjson-dev check python3 valgrind libmicrohttpd-dev curl wrk"
 # optional extras for `.ci/run` (sanitizer and fuzz runs): clang and its runtime
 EXTRA_DEPS="clang libclang-rt-dev"
 pkgs="$BUILD_DEPS"

@@ -31,7 +31,7 @@ typedef struct cli_cmd {
     const char *example;   /* lines, each printed indented */
 } cli_cmd;
 
-extern const cli_cmd cmd_tokenize, cmd_train, cmd_classify, cmd_eval, cmd_info, cmd_bench;
+extern const cli_cmd cmd_tokenize, cmd_train, cmd_classify, cmd_eval, cmd_info, cmd_bench, cmd_serve;
 
 /* Option iterator. cli_next returns the index of the option in cmd->opts
  * (its argument in *val), CLI_POSITIONAL (*val = the argument), CLI_HELP,

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 
-static const cli_cmd *const commands[] = {&cmd_train, &cmd_classify, &cmd_eval, &cmd_bench, &cmd_info, &cmd_tokenize};
+static const cli_cmd *const commands[] = {&cmd_train, &cmd_classify, &cmd_eval, &cmd_bench, &cmd_info, &cmd_tokenize, &cmd_serve};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
