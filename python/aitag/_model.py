@@ -80,15 +80,19 @@ def load_bytes(data, name="<bytes>"):
     return Model(out[0])
 
 
+_FORMATS = {"json": lib.AITAG_OUTPUT_JSON, "tsv": lib.AITAG_OUTPUT_TSV, "text": lib.AITAG_OUTPUT_TEXT}
 _SCORES = {"all": lib.AITAG_SCORES_ALL, "tags": lib.AITAG_SCORES_TAGS, "none": lib.AITAG_SCORES_NONE}
 
 
 def stream_params(threads=1, scores="all", margins=False, explain=0, top_k=0, min_labels=0,
-                  evidence=False, batch=64):
+                  evidence=False, batch=64, format="json"):
     """aitag_stream_params with the options of `aitag classify`."""
     p = ffi.new("aitag_stream_params *", lib.aitag_stream_params_default())
     if scores not in _SCORES:
         raise ValueError("scores must be 'all', 'tags' or 'none', not %r" % (scores,))
+    if format not in _FORMATS:
+        raise ValueError("format must be 'json', 'tsv' or 'text', not %r" % (format,))
+    p.format = _FORMATS[format]
     p.threads = int(threads)
     p.batch = int(batch)
     p.scores = _SCORES[scores]
@@ -248,12 +252,9 @@ class Model:
             results[i] = {"error": msg}
         return results
 
-    def classify_jsonl(self, data, name="<memory>", first_line=1, threads=1, **opts):
-        """JSON lines (bytes) -> the output lines of `aitag classify` (bytes),
-        byte for byte; first_line numbers the lines of a piece of a larger
-        input (ids of articles without one, error lines)."""
-        p = stream_params(threads=threads, **opts)
-        data = bytes(data)
+    def _stream(self, p, add):
+        """Runs an aitag_stream: add(stream, err) queues the input; returns the
+        output bytes and the stream's stats (docs, bad, in_bytes, out_bytes)."""
         chunks = []
 
         @ffi.callback("int(void *, const char *, size_t)")
@@ -266,12 +267,34 @@ class Model:
         st = ffi.new("aitag_stream **")
         err = ffi.new("aitag_error *")
         _check(lib.aitag_stream_create(self._o.ptr, p, sink[0], st, err), err)
-        rc = lib.aitag_stream_add_jsonl_at(st[0], os.fsencode(name), int(first_line), data, len(data), err)
+        rc = add(st[0], err)
         ferr = ffi.new("aitag_error *")
-        frc = lib.aitag_stream_finish(st[0], ffi.NULL, ferr)
+        stats = ffi.new("aitag_stream_stats *")
+        frc = lib.aitag_stream_finish(st[0], stats, ferr)
         _check(rc, err)
         _check(frc, ferr)
-        return b"".join(chunks)
+        return b"".join(chunks), {"docs": stats.docs, "bad": stats.bad, "in_bytes": stats.in_bytes,
+                                  "out_bytes": stats.out_bytes}
+
+    def classify_jsonl(self, data, name="<memory>", first_line=1, threads=1, stats=False, **opts):
+        """JSON lines (bytes) -> the output lines of `aitag classify` (bytes),
+        byte for byte; first_line numbers the lines of a piece of a larger
+        input (ids of articles without one, error lines). stats=True returns
+        (output, stats)."""
+        p = stream_params(threads=threads, **opts)
+        data = bytes(data)
+        bname = os.fsencode(name)
+        out = self._stream(p, lambda s, err: lib.aitag_stream_add_jsonl_at(s, bname, int(first_line), data,
+                                                                          len(data), err))
+        return out if stats else out[0]
+
+    def classify_file(self, path, threads=1, stats=False, **opts):
+        """An input file as `aitag classify FILE` reads it (JSON lines for
+        .jsonl/.ndjson, else one article) -> its output lines (bytes)."""
+        p = stream_params(threads=threads, **opts)
+        bpath = os.fsencode(path)
+        out = self._stream(p, lambda s, err: lib.aitag_stream_add_file(s, bpath, ffi.NULL, err))
+        return out if stats else out[0]
 
     def classify_records(self, records, threads=1, **opts):
         """Articles as dicts ({"id", "title", "text"}) -> the dicts `aitag
