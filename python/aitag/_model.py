@@ -114,6 +114,16 @@ def _take_output(out, out_len):
         lib.aitag_free(out[0])
 
 
+def articles_jsonl(items):
+    """Articles (dicts, or texts that become {"text": ...}) as JSON lines."""
+    lines = []
+    for it in items:
+        if isinstance(it, (str, bytes)):
+            it = {"text": it.decode("utf-8", "replace") if isinstance(it, bytes) else it}
+        lines.append(json.dumps(it, ensure_ascii=False) + "\n")
+    return "".join(lines).encode("utf-8")
+
+
 class _Owner:
     """Owns the C model and the classifiers made for it; frees the
     classifiers before the model."""
@@ -296,12 +306,13 @@ class Model:
         out = self._stream(p, lambda s, err: lib.aitag_stream_add_file(s, bpath, ffi.NULL, err))
         return out if stats else out[0]
 
-    def classify_records(self, records, threads=1, **opts):
-        """Articles as dicts ({"id", "title", "text"}) -> the dicts `aitag
-        classify` prints for them as JSON lines (ids default to the 1-based
-        position)."""
-        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        return [json.loads(line) for line in self.classify_jsonl(data, threads=threads, **opts).splitlines()]
+    def classify_records(self, records, threads=1, name="<memory>", first_line=1, **opts):
+        """Articles as dicts ({"id", "title", "text"}) or plain texts -> the
+        dicts `aitag classify` prints for them written as JSON lines (ids
+        default to the 1-based position; a bad record gets an "error")."""
+        out = self.classify_jsonl(articles_jsonl(records), name=name, first_line=first_line, threads=threads,
+                                  **opts)
+        return [json.loads(line) for line in out.splitlines()]
 
 
 # ---- training ---------------------------------------------------------------

@@ -24,7 +24,6 @@ texts) and classify_dataframe (a Dask dataframe with a text column).
 """
 import argparse
 import hashlib
-import json
 import os
 import sys
 import threading
@@ -118,12 +117,6 @@ def model_ref(client, model, on_workers=False):
     return ("bytes", key, fut)
 
 
-def _resolve(ref):
-    """A ref whose payload is a future, as a task argument (Dask replaces the
-    future by its value on the worker)."""
-    return ref
-
-
 def classify_files(client, model, inputs, outdir=None, chunk_bytes=8 << 20, model_on_workers=False,
                    out_name=None, **opts):
     """Classifies input files on the cluster. Writes OUTDIR/<name>.tags.jsonl
@@ -189,20 +182,8 @@ def classify_files(client, model, inputs, outdir=None, chunk_bytes=8 << 20, mode
     return results
 
 
-def _articles_jsonl(items):
-    lines = []
-    for it in items:
-        if isinstance(it, (str, bytes)):
-            it = {"text": it.decode("utf-8", "replace") if isinstance(it, bytes) else it}
-        lines.append(json.dumps(it, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
-
-
 def _classify_partition(items, ref, first_line, name, opts):
-    items = list(items)
-    m = _model_on_worker(ref)
-    out = m.classify_jsonl(_articles_jsonl(items), name=name, first_line=first_line, **opts)
-    return [json.loads(line) for line in out.splitlines()]
+    return _model_on_worker(ref).classify_records(list(items), name=name, first_line=first_line, **opts)
 
 
 def classify_bag(bag, model, client=None, name="<bag>", model_on_workers=False, **opts):
