@@ -150,6 +150,20 @@ aitag_status aitag_train(const aitag_dataset *d, const aitag_train_params *p,
                          aitag_progress_fn progress, void *ud, aitag_model **out,
                          aitag_cv_report *report, aitag_error *err);
 const char *aitag_version(void);
+
+typedef struct aitag_training aitag_training;
+typedef enum aitag_training_stage { AITAG_STAGE_CV = 0, AITAG_STAGE_FINAL = 1 } aitag_training_stage;
+aitag_status aitag_training_create(const aitag_dataset *d, const aitag_train_params *p,
+                                   aitag_training **out, aitag_error *err);
+void aitag_training_free(aitag_training *t);
+size_t aitag_training_num_jobs(const aitag_training *t, aitag_training_stage stage);
+aitag_status aitag_training_run_job(aitag_training *t, aitag_training_stage stage, size_t j, aitag_error *err);
+aitag_status aitag_training_job_result(const aitag_training *t, aitag_training_stage stage, size_t j,
+                                       void *buf, size_t *len, aitag_error *err);
+aitag_status aitag_training_set_job_result(aitag_training *t, aitag_training_stage stage, size_t j,
+                                           const void *buf, size_t len, aitag_error *err);
+aitag_status aitag_training_tune(aitag_training *t, aitag_cv_report *report, aitag_error *err);
+aitag_status aitag_training_finish(aitag_training *t, aitag_model **out, aitag_error *err);
 """)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -186,3 +200,12 @@ def _open():
 
 
 lib, library_path = _open()
+
+
+def has(name):
+    """Whether the loaded library exports a function (newer parts of the API)."""
+    try:
+        getattr(lib, name)
+        return True
+    except AttributeError:
+        return False

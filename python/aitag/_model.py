@@ -385,44 +385,31 @@ class Dataset:
         err = ffi.new("aitag_error *")
         _check(lib.aitag_dataset_add(self.ptr, b, len(b), arr, len(names), err), err)
 
-    def add_file(self, path, skip_bad=False):
-        """Adds a JSON-lines or fastText corpus, as `aitag train -i` reads it."""
-        cp = ffi.new("aitag_corpus_params *", lib.aitag_corpus_params_default())
-        r = ffi.new("aitag_corpus_reader **")
-        err = ffi.new("aitag_error *")
-        _check(lib.aitag_corpus_open(os.fsencode(path), cp, r, err), err)
-        reader = ffi.gc(r[0], lib.aitag_corpus_close)
-        rec = ffi.new("aitag_record *")
-        skipped = 0
+    def add_file(self, path, skip_bad=False, keep=None):
+        """Adds a JSON-lines or fastText corpus, as `aitag train -i` reads it;
+        returns the number of malformed lines skipped. keep (a list) receives
+        the (text, labels) pairs added."""
+        skipped = [0]
         name = os.fsdecode(path)
-        while True:
-            s = lib.aitag_corpus_next(reader, rec, err)
-            if s == lib.AITAG_END:
-                break
-            if s == lib.AITAG_OK and lib.aitag_corpus_format(reader) == lib.AITAG_INPUT_TEXT:
-                raise AitagError(lib.AITAG_PARSE, "%s: not a labelled corpus (expected JSON lines or "
-                                 "fastText __label__ lines)" % name)
-            msg = ffi.string(err.msg).decode("utf-8", "replace")
-            if s == lib.AITAG_OK and not rec.has_labels:
-                s, msg = lib.AITAG_PARSE, '%s:%d: "labels" is missing (use [] for an article with no label)' % (
-                    name, rec.line)
-            if s == lib.AITAG_OK:
-                s = lib.aitag_dataset_add(self.ptr, rec.text, rec.text_len, rec.labels, rec.n_labels, err)
-                if s == lib.AITAG_LABEL or s == lib.AITAG_LIMIT:
-                    msg = "%s:%d: %s" % (name, rec.line, ffi.string(err.msg).decode("utf-8", "replace"))
-                    if s == lib.AITAG_LIMIT and "distinct labels" in msg:
-                        raise AitagError(s, msg)
-                elif s != lib.AITAG_OK:
-                    _check(s, err)
-            if s in (lib.AITAG_IO, lib.AITAG_NOMEM):
-                raise AitagError(s, msg)
-            if s != lib.AITAG_OK:
-                if rec.blank:
-                    continue
-                if not skip_bad:
-                    raise AitagError(s, msg)
-                skipped += 1
-        return skipped
+        for text, labels, line in read_corpus(path, skip_bad=skip_bad, skipped=skipped):
+            try:
+                self.add(text, labels)
+            except AitagError as e:
+                if e.status not in (lib.AITAG_LABEL, lib.AITAG_LIMIT):
+                    raise
+                msg = "%s:%d: %s" % (name, line, e.message)
+                if not skip_bad or (e.status == lib.AITAG_LIMIT and "distinct labels" in e.message):
+                    raise AitagError(e.status, msg) from None
+                skipped[0] += 1
+                continue
+            if keep is not None:
+                keep.append((text, labels))
+        return skipped[0]
+
+    def add_records(self, records):
+        """Adds (text bytes, label names) pairs, as read_corpus yields them."""
+        for text, labels in records:
+            self.add(text, labels)
 
     def __len__(self):
         return lib.aitag_dataset_size(self.ptr)
@@ -430,6 +417,43 @@ class Dataset:
     @property
     def num_labels(self):
         return lib.aitag_dataset_num_labels(self.ptr)
+
+
+def read_corpus(path, skip_bad=False, skipped=None):
+    """Yields (text bytes, [label bytes], line) for every article of a labelled
+    corpus, read and checked as `aitag train -i` does (the title joined to the
+    text; AitagError naming the file and line for a bad line unless skip_bad;
+    skipped[0] counts the lines skipped)."""
+    cp = ffi.new("aitag_corpus_params *", lib.aitag_corpus_params_default())
+    r = ffi.new("aitag_corpus_reader **")
+    err = ffi.new("aitag_error *")
+    _check(lib.aitag_corpus_open(os.fsencode(path), cp, r, err), err)
+    reader = ffi.gc(r[0], lib.aitag_corpus_close)
+    rec = ffi.new("aitag_record *")
+    name = os.fsdecode(path)
+    while True:
+        s = lib.aitag_corpus_next(reader, rec, err)
+        if s == lib.AITAG_END:
+            return
+        if s == lib.AITAG_OK and lib.aitag_corpus_format(reader) == lib.AITAG_INPUT_TEXT:
+            raise AitagError(lib.AITAG_PARSE, "%s: not a labelled corpus (expected JSON lines or "
+                             "fastText __label__ lines)" % name)
+        if s in (lib.AITAG_IO, lib.AITAG_NOMEM):
+            _check(s, err)
+        if s == lib.AITAG_OK and not rec.has_labels:
+            s = lib.AITAG_PARSE
+            err.msg = ('%s:%d: "labels" is missing (use [] for an article with no label)' % (
+                name, rec.line)).encode()[:511]
+        if s != lib.AITAG_OK:
+            if rec.blank:
+                continue  # an empty line is not an article
+            if not skip_bad:
+                _check(s, err)
+            if skipped is not None:
+                skipped[0] += 1
+            continue
+        yield (ffi.unpack(rec.text, rec.text_len),
+               [ffi.string(rec.labels[i]) for i in range(rec.n_labels)], rec.line)
 
 
 def _record_parts(r):
