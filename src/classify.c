@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "passage.h"
 #include "internal.h"
 #include "model_internal.h"
 
@@ -42,6 +43,10 @@ struct aitag_classifier {
     aitag_evidence *evidence;
     const char *last_text; /* the text of the last aitag_classify call */
     size_t last_len;
+    /* passages: their spans, each label's best passage margin and where */
+    aitag__spans spans;
+    double *pmargins, *best;
+    size_t *best_span;
     /* lookups in flight: hashes whose table slot is being prefetched */
     uint64_t pend[PREFETCH_DEPTH];
     unsigned pend_head, pend_n;
@@ -60,7 +65,11 @@ aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **ou
     c->probs = aitag__calloc(m->n_labels, sizeof *c->probs);
     c->tags = aitag__calloc(m->n_labels, sizeof *c->tags);
     c->evidence = aitag__calloc(m->n_labels, sizeof *c->evidence);
-    if (!c->count || !c->acc || !c->margins || !c->probs || !c->tags || !c->evidence) {
+    c->pmargins = aitag__calloc(m->n_labels, sizeof *c->pmargins);
+    c->best = aitag__calloc(m->n_labels, sizeof *c->best);
+    c->best_span = aitag__calloc(m->n_labels, sizeof *c->best_span);
+    if (!c->count || !c->acc || !c->margins || !c->probs || !c->tags || !c->evidence || !c->pmargins || !c->best ||
+        !c->best_span) {
         aitag_classifier_free(c);
         return aitag__fail(err, AITAG_NOMEM, "out of memory creating a classifier");
     }
@@ -87,6 +96,10 @@ void aitag_classifier_free(aitag_classifier *c)
     aitag__free(c->probs);
     aitag__free(c->tags);
     aitag__free(c->evidence);
+    aitag__free(c->pmargins);
+    aitag__free(c->best);
+    aitag__free(c->best_span);
+    aitag__spans_free(&c->spans);
     aitag__free(c);
 }
 
@@ -222,6 +235,54 @@ aitag_classify_opts aitag_classify_opts_default(void)
     return o;
 }
 
+/* Window size for evidence when the model has no passage rule of its own. */
+#define EVIDENCE_WORDS 100
+
+/* Scores every passage of a text of several: each label's best passage
+ * margin and its span. With one passage (or none) best stays unset and
+ * n_spans says so. */
+static aitag_status score_passages(aitag_classifier *c, const char *text, size_t len, uint32_t words,
+                                   aitag_error *err)
+{
+    const uint32_t K = c->m->n_labels;
+    if (aitag__passages(text, len, words, &c->spans) != 0)
+        return aitag__fail(err, AITAG_NOMEM, "out of memory cutting passages");
+    if (c->spans.n < 2)
+        return AITAG_OK;
+    for (uint32_t k = 0; k < K; k++)
+        c->best[k] = -HUGE_VAL;
+    for (size_t p = 0; p < c->spans.n; p++) {
+        const aitag__span *sp = &c->spans.v[p];
+        aitag_features x;
+        aitag_status rc = aitag_featurize(c, text + sp->start, sp->end - sp->start, &x, NULL, err);
+        if (rc != AITAG_OK)
+            return rc;
+        aitag_score(c, &x, c->pmargins);
+        for (uint32_t k = 0; k < K; k++)
+            if (c->pmargins[k] > c->best[k]) {
+                c->best[k] = c->pmargins[k];
+                c->best_span[k] = p;
+            }
+    }
+    return AITAG_OK;
+}
+
+/* Each tag's passage: the best-scoring one (the whole text when it has one),
+ * with the label's probability on that passage alone. */
+static void fill_evidence(aitag_classifier *c, size_t len, const double *doc_margin, size_t n_tags)
+{
+    const aitag_model *m = c->m;
+    for (size_t j = 0; j < n_tags; j++) {
+        uint32_t k = c->tags[j];
+        int many = c->spans.n >= 2;
+        const aitag__span *sp = many ? &c->spans.v[c->best_span[k]] : NULL;
+        double mg = many ? c->best[k] : doc_margin[k];
+        size_t s = sp ? sp->start : c->spans.n ? c->spans.v[0].start : 0;
+        size_t e = sp ? sp->end : c->spans.n ? c->spans.v[0].end : len;
+        c->evidence[j] = (aitag_evidence){s, e, 1.0 / (1.0 + exp(m->platt_a[k] * mg + m->platt_b[k]))};
+    }
+}
+
 aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, const aitag_classify_opts *o,
                             aitag_result *out, aitag_error *err)
 {
@@ -233,23 +294,37 @@ aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, c
     aitag_classify_opts def = aitag_classify_opts_default();
     if (!o)
         o = &def;
-    aitag_features x;
+    const aitag_model *m = c->m;
+    const aitag_model_info *mi = &m->meta.info;
     c->last_text = text ? text : "";
     c->last_len = len;
-    aitag_status rc = aitag_featurize(c, c->last_text, len, &x, &out->stats, err);
+    c->spans.n = 0;
+    aitag_status rc = AITAG_OK;
+    if (mi->passages || o->evidence) /* passages first: the document's features stay for explain */
+        rc = score_passages(c, c->last_text, len, mi->passages ? mi->passage_words : EVIDENCE_WORDS, err);
+    aitag_features x;
+    if (rc == AITAG_OK)
+        rc = aitag_featurize(c, c->last_text, len, &x, &out->stats, err);
     if (rc != AITAG_OK)
         return rc;
-    aitag_score(c, &x, c->margins);
-    size_t n = aitag_decide(c->m, c->margins, &o->decide, c->tags, c->probs);
+    double *doc = c->pmargins; /* the document's own margins, kept for evidence */
+    aitag_score(c, &x, doc);
+    const uint32_t K = m->n_labels;
+    for (uint32_t k = 0; k < K; k++) {
+        /* the passage rule: a sector covered in one paragraph of six is not
+         * diluted away (a one-passage text is its own best passage) */
+        double w = mi->passages ? mi->passage_weight[k] : 0.0;
+        double best = c->spans.n >= 2 ? c->best[k] : doc[k];
+        c->margins[k] = w > 0 ? (1.0 - w) * doc[k] + w * best : doc[k];
+    }
+    size_t n = aitag_decide(m, c->margins, &o->decide, c->tags, c->probs);
     out->n_tags = n;
     out->tags = c->tags;
-    out->n_labels = c->m->n_labels;
+    out->n_labels = K;
     out->probs = c->probs;
     out->margins = c->margins;
     if (o->evidence) {
-        /* the whole text supports each tag (passages refine this) */
-        for (size_t j = 0; j < n; j++)
-            c->evidence[j] = (aitag_evidence){0, len, c->probs[c->tags[j]]};
+        fill_evidence(c, len, doc, n);
         out->evidence = c->evidence;
     }
     return AITAG_OK;

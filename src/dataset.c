@@ -7,6 +7,7 @@
 
 #include "dataset.h"
 #include "internal.h"
+#include "meta.h"
 
 aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t hash_bits,
                                   aitag_dataset **out, aitag_error *err)
@@ -64,6 +65,12 @@ void aitag_dataset_free(aitag_dataset *d)
     aitag__free(d->df);
     aitag__free(d->last_doc);
     aitag__free(d->pos);
+    aitag__free(d->pdoc);
+    aitag__free(d->pstart);
+    aitag__free(d->ptid);
+    aitag__free(d->pcnt);
+    aitag__free(d->scratch);
+    aitag__spans_free(&d->spans);
     aitag__free(d);
 }
 
@@ -84,6 +91,8 @@ static int grow_terms(aitag_dataset *d, size_t need)
     return 0;
 }
 
+static int term_id(aitag_dataset *d, const char *term, size_t len, uint32_t *id);
+
 static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
 {
     (void)kind;
@@ -92,9 +101,7 @@ static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
     if (d->hash_bits) {
         id = (uint32_t)(aitag__hash_bytes(term, len) & (((uint64_t)1 << d->hash_bits) - 1));
     } else {
-        if (aitag__strmap_intern(&d->terms, term, len, &id, NULL) != 0)
-            goto oom;
-        if (id >= d->term_cap && grow_terms(d, (size_t)id + 1) != 0)
+        if (term_id(d, term, len, &id) != 0)
             goto oom;
     }
     uint32_t cur = (uint32_t)d->n_docs + 1;
@@ -121,23 +128,95 @@ oom:
     return 1;
 }
 
-/* A label is non-empty UTF-8 of at most 255 bytes without control characters. */
-static const char *label_problem(const char *s, size_t n)
+aitag_status aitag_dataset_set_passages(aitag_dataset *d, uint32_t words, aitag_error *err)
 {
-    if (n == 0)
-        return "empty label";
-    if (n > 255)
-        return "label longer than 255 bytes";
-    for (size_t i = 0; i < n;) {
-        int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (k <= 0)
-            return "label is not valid UTF-8";
-        if (c < 0x20 || (c >= 0x7F && c <= 0x9F))
-            return "label contains a control character";
-        i += (size_t)k;
+    if (!d)
+        return aitag__fail(err, AITAG_INVALID, "aitag_dataset_set_passages: dataset is NULL");
+    if (d->n_docs)
+        return aitag__fail(err, AITAG_INVALID, "passages must be set before the first document is added");
+    if (words != 0 && (words < 8 || words > 100000))
+        return aitag__fail(err, AITAG_INVALID, "passage words must be 0 (off) or 8..100000");
+    d->passage_words = words;
+    return AITAG_OK;
+}
+
+/* Term id of a term, interning it (vocabulary mode) or hashing it. */
+static int term_id(aitag_dataset *d, const char *term, size_t len, uint32_t *id)
+{
+    if (d->hash_bits) {
+        *id = (uint32_t)(aitag__hash_bytes(term, len) & (((uint64_t)1 << d->hash_bits) - 1));
+        return 0;
     }
-    return NULL;
+    if (aitag__strmap_intern(&d->terms, term, len, id, NULL) != 0)
+        return -1;
+    return *id >= d->term_cap && grow_terms(d, (size_t)*id + 1) != 0 ? -1 : 0;
+}
+
+static int on_passage_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
+{
+    (void)kind;
+    aitag_dataset *d = ud;
+    uint32_t id;
+    if (term_id(d, term, len, &id) != 0 ||
+        (d->n_scratch == d->scratch_cap &&
+         aitag__grow(&d->scratch, &d->scratch_cap, d->n_scratch + 1, sizeof *d->scratch) != 0)) {
+        d->cb_failed = 1;
+        return 1;
+    }
+    d->scratch[d->n_scratch++] = id;
+    return 0;
+}
+
+static int by_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Appends the scratch ids as one passage row of (id, count). */
+static int append_passage_row(aitag_dataset *d)
+{
+    qsort(d->scratch, d->n_scratch, sizeof *d->scratch, by_u32);
+    if (d->n_pass + 2 > d->pass_cap && aitag__grow(&d->pstart, &d->pass_cap, d->n_pass + 2, sizeof *d->pstart))
+        return -1;
+    for (size_t i = 0; i < d->n_scratch;) {
+        size_t j = i;
+        while (j < d->n_scratch && d->scratch[j] == d->scratch[i])
+            j++;
+        if (d->pnnz + 1 > d->pnnz_cap) {
+            size_t c1 = d->pnnz_cap, c2 = d->pnnz_cap;
+            if (aitag__grow(&d->ptid, &c1, d->pnnz + 1, sizeof *d->ptid) ||
+                aitag__grow(&d->pcnt, &c2, d->pnnz + 1, sizeof *d->pcnt))
+                return -1;
+            d->pnnz_cap = c1 < c2 ? c1 : c2;
+        }
+        d->ptid[d->pnnz] = d->scratch[i];
+        d->pcnt[d->pnnz++] = (uint32_t)(j - i);
+        i = j;
+    }
+    d->pstart[++d->n_pass] = d->pnnz;
+    return 0;
+}
+
+/* Rows for the passages of the document being added (none for one passage).
+ * On failure the caller rolls back to n_pass0 / pnnz0. */
+static aitag_status add_passages(aitag_dataset *d, const char *text, size_t len, aitag_error *err)
+{
+    if (!d->pstart && !(d->pstart = aitag__calloc(d->pass_cap = 2, sizeof *d->pstart)))
+        return aitag__fail(err, AITAG_NOMEM, "out of memory for passages");
+    if (aitag__passages(text, len, d->passage_words, &d->spans) != 0)
+        return aitag__fail(err, AITAG_NOMEM, "out of memory cutting passages");
+    for (size_t k = 0; d->spans.n > 1 && k < d->spans.n; k++) {
+        const aitag__span *sp = &d->spans.v[k];
+        d->n_scratch = 0;
+        d->cb_failed = 0;
+        aitag_status rc = aitag_tokenize(d->tok, text + sp->start, sp->end - sp->start, on_passage_term, d, NULL, err);
+        if (rc != AITAG_OK && !d->cb_failed)
+            return rc;
+        if (d->cb_failed || append_passage_row(d) != 0)
+            return aitag__fail(err, AITAG_NOMEM, "out of memory for passages");
+    }
+    return AITAG_OK;
 }
 
 aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
@@ -149,7 +228,7 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
     uint32_t ids[64];
     size_t nid = 0;
     for (size_t i = 0; i < n_labels; i++) {
-        const char *why = label_problem(labels[i], strlen(labels[i]));
+        const char *why = aitag__label_problem(labels[i], strlen(labels[i]));
         if (why)
             return aitag__fail(err, AITAG_LABEL, "%s", why);
     }
@@ -207,6 +286,29 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
         aitag__strmap_truncate(&d->labels, labels_before);
         return rc != AITAG_OK && rc != AITAG_CANCELLED ? rc
                                                         : aitag__fail(err, AITAG_NOMEM, "out of memory tokenizing a document");
+    }
+    if (d->passage_words) {
+        size_t n_pass0 = d->n_pass, pnnz0 = d->pnnz;
+        if (!d->pdoc || d->n_docs + 2 > d->pdoc_cap) {
+            if (aitag__grow(&d->pdoc, &d->pdoc_cap, d->n_docs + 2, sizeof *d->pdoc) != 0)
+                rc = aitag__fail(err, AITAG_NOMEM, "out of memory for passages");
+        }
+        if (rc == AITAG_OK) {
+            d->pdoc[0] = 0;
+            rc = add_passages(d, text, len, err);
+        }
+        if (rc != AITAG_OK) {
+            d->n_pass = n_pass0;
+            d->pnnz = pnnz0;
+            for (size_t i = nnz0; i < d->nnz; i++) {
+                d->df[d->tid[i]]--;
+                d->last_doc[d->tid[i]] = 0;
+            }
+            d->nnz = nnz0;
+            aitag__strmap_truncate(&d->labels, labels_before);
+            return rc;
+        }
+        d->pdoc[d->n_docs + 1] = d->n_pass;
     }
     if (nid)
         memcpy(d->lab + d->n_lab, ids, nid * sizeof *ids);

@@ -39,6 +39,9 @@ typedef struct aitag__rows {
 } aitag__rows;
 
 aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, aitag__rows *r, aitag_error *err);
+/* The same for the passage rows of a dataset with passages (d->n_pass rows). */
+aitag_status aitag__passage_rows_build(const aitag_dataset *d, const aitag__vocab *v, aitag__rows *r,
+                                       aitag_error *err);
 void aitag__rows_free(aitag__rows *r);
 
 /* A binary linear SVM solver over fixed rows. Training uses the rows listed

@@ -149,3 +149,21 @@ size_t aitag_decide(const aitag_model *m, const double *margins, const aitag_dec
         n = o->top_k;
     return n;
 }
+
+const aitag_model_info *aitag_model_get_info(const aitag_model *m) { return m ? &m->meta.info : NULL; }
+
+double aitag_model_threshold(const aitag_model *m, size_t k)
+{
+    return m && k < m->n_labels ? m->threshold[k] : NAN;
+}
+
+int aitag_model_calibration(const aitag_model *m, size_t k, double *a, double *b)
+{
+    if (!m || k >= m->n_labels)
+        return -1;
+    if (a)
+        *a = m->platt_a[k];
+    if (b)
+        *b = m->platt_b[k];
+    return 0;
+}

@@ -3,7 +3,7 @@
  * model.c (accessors, decisions), classify.c (featurize, score) and train.c.
  *
  * A model is always backed by one "image": the exact bytes of its file
- * (prefix + JSON header + data sections), either mmap'd from disk or built in
+ * (prefix + JSON header + data sections), either read from disk or built in
  * memory by training. Saving writes the image, so a loaded model saves back
  * byte for byte, and a trained model is validated by the same code as a
  * loaded one.
@@ -15,13 +15,15 @@
 #include <stdint.h>
 
 #include "aitag/model.h"
+#include "meta.h"
 
 #define AITAG__MAGIC "AITAGMDL"
 #define AITAG__PREFIX_SIZE 64
 #define AITAG__ALIGN 64
-#define AITAG__WEIGHTING "tfidf-sublinear-smooth-l2"
 
 struct aitag_model {
+    aitag__meta meta;        /* everything the header says (meta.h) */
+    /* the hot path's copies of meta's fields */
     uint32_t n_labels;
     char **labels;
     double *threshold, *platt_a, *platt_b, *bias; /* n_labels each */
@@ -39,28 +41,19 @@ struct aitag_model {
     const float *weights;       /* n_features x n_labels */
 
     char *header;            /* JSON text, NUL-terminated copy */
-    const uint8_t *image;    /* whole file image */
+    const uint8_t *image;    /* whole file image, owned */
     size_t image_size;
-    int image_mapped;        /* 1 = munmap, 0 = free */
 };
 
-/* Everything training decides; model_io.c lays it out as an image. */
+/* What training decides; model_io.c lays it out as an image. meta holds the
+ * labels, numbers and settings (its sections, version and date are filled
+ * in by the assembly). */
 typedef struct aitag__model_spec {
-    uint32_t n_labels;
-    const char *const *labels;
-    const double *threshold, *platt_a, *platt_b, *bias;
-    int single_label;
-    aitag_tokenizer_params tok;
-    uint32_t hash_bits;
-    uint32_t n_features;
+    aitag__meta *meta;
     const char *terms;          /* NULL for hashed models */
     const uint32_t *term_off;
     const float *idf;
     const float *weights;
-    void *features_json;        /* cJSON object merged into "features" (borrowed) */
-    void *training_json;        /* cJSON object stored as "training" (borrowed) */
-    const char *const *untrainable; /* labels skipped in training */
-    uint32_t n_untrainable;
 } aitag__model_spec;
 
 aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out, aitag_error *err);

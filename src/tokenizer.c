@@ -239,6 +239,15 @@ static enum cp_class classify(int32_t c)
         (c >= 0x30000 && c <= 0x323AF) || c == 0x3005 || c == 0x3007)
         /* U+30A0 (double hyphen) and U+30FB (middle dot) are punctuation inside the kana block */
         return (c == 0x30FB || c == 0x30A0) ? CP_SEP : CP_CJK;
+    if ((c >= 0x0E01 && c <= 0x0EFF) || (c >= 0x1000 && c <= 0x109F) || (c >= 0x1780 && c <= 0x17FF)) {
+        /* Thai, Lao, Myanmar, Khmer: written without spaces between words, so
+         * letters, marks and digits go to character bigrams, as Han does */
+        utf8proc_category_t k = utf8proc_category(c);
+        return k == UTF8PROC_CATEGORY_LO || k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC ||
+                       k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_LM
+                   ? CP_CJK
+                   : CP_SEP;
+    }
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:

@@ -161,20 +161,22 @@ static int by_col(const void *x, const void *y)
     return (a->col > b->col) - (a->col < b->col);
 }
 
-aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, aitag__rows *r, aitag_error *err)
+/* Rows of (term id, count) -> L2-normalised TF-IDF rows of features. */
+static aitag_status build_rows(size_t n_rows, const size_t *start, const uint32_t *tid, const uint32_t *tcnt,
+                               const aitag__vocab *v, aitag__rows *r, aitag_error *err)
 {
     memset(r, 0, sizeof *r);
     size_t nnz = 0, longest = 0;
-    for (size_t i = 0; i < d->n_docs; i++) {
-        size_t len = d->doc_start[i + 1] - d->doc_start[i];
+    for (size_t i = 0; i < n_rows; i++) {
+        size_t len = start[i + 1] - start[i];
         if (len > longest)
             longest = len;
-        for (size_t j = d->doc_start[i]; j < d->doc_start[i + 1]; j++)
-            nnz += v->map[d->tid[j]] >= 0;
+        for (size_t j = start[i]; j < start[i + 1]; j++)
+            nnz += v->map[tid[j]] >= 0;
     }
-    r->n_docs = d->n_docs;
+    r->n_docs = n_rows;
     r->n_features = v->n;
-    r->start = aitag__malloc((d->n_docs + 1) * sizeof *r->start);
+    r->start = aitag__malloc((n_rows + 1) * sizeof *r->start);
     r->col = aitag__malloc((nnz ? nnz : 1) * sizeof *r->col);
     r->val = aitag__malloc((nnz ? nnz : 1) * sizeof *r->val);
     entry *tmp = aitag__malloc((longest ? longest : 1) * sizeof *tmp);
@@ -184,14 +186,14 @@ aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, ai
         return aitag__fail(err, AITAG_NOMEM, "out of memory building feature vectors");
     }
     size_t at = 0;
-    for (size_t i = 0; i < d->n_docs; i++) {
+    for (size_t i = 0; i < n_rows; i++) {
         size_t n = 0;
         double norm = 0;
-        for (size_t j = d->doc_start[i]; j < d->doc_start[i + 1]; j++) {
-            int32_t f = v->map[d->tid[j]];
+        for (size_t j = start[i]; j < start[i + 1]; j++) {
+            int32_t f = v->map[tid[j]];
             if (f < 0)
                 continue;
-            double x = aitag__tfidf(d->tcnt[j], v->idf[f]);
+            double x = aitag__tfidf(tcnt[j], v->idf[f]);
             tmp[n++] = (entry){(uint32_t)f, x};
             norm += x * x;
         }
@@ -205,7 +207,19 @@ aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, ai
             at++;
         }
     }
-    r->start[d->n_docs] = at;
+    r->start[n_rows] = at;
     aitag__free(tmp);
     return AITAG_OK;
+}
+
+aitag_status aitag__rows_build(const aitag_dataset *d, const aitag__vocab *v, aitag__rows *r, aitag_error *err)
+{
+    return build_rows(d->n_docs, d->doc_start, d->tid, d->tcnt, v, r, err);
+}
+
+aitag_status aitag__passage_rows_build(const aitag_dataset *d, const aitag__vocab *v, aitag__rows *r,
+                                       aitag_error *err)
+{
+    static const size_t zero = 0;
+    return build_rows(d->n_pass, d->pstart ? d->pstart : &zero, d->ptid, d->pcnt, v, r, err);
 }

@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define AITAG_MODEL_FORMAT_VERSION 1
+#define AITAG_MODEL_FORMAT_VERSION 2
 
 typedef struct aitag_model aitag_model;
 
@@ -71,6 +71,64 @@ AITAG_API const aitag_tokenizer_params *aitag_model_tokenizer_params(const aitag
 
 /* The model's JSON header, NUL-terminated; valid while m lives. */
 AITAG_API const char *aitag_model_header(const aitag_model *m);
+
+/* ---- typed metadata --------------------------------------------------------
+ * Everything the model's header records, parsed and checked when the model
+ * is loaded; valid while the model lives. Strings are NUL-terminated UTF-8;
+ * arrays hold n_labels entries unless said otherwise. New fields are added at
+ * the end only. */
+
+typedef struct aitag_model_section {
+    const char *name;           /* "terms", "term_offsets", "term_table", "idf", "weights" */
+    uint64_t offset, size;      /* bytes, relative to the data offset */
+    uint64_t checksum;          /* fnv1a64 of the section's bytes */
+} aitag_model_section;
+
+typedef struct aitag_model_info {
+    uint32_t format_version;
+    const char *aitag_version;  /* the aitag that wrote the model */
+    const char *created;        /* ISO 8601 UTC, e.g. "2026-01-01T00:00:00Z" */
+    int single_label;           /* 1: arg-max decision; 0: per-label thresholds */
+    size_t n_labels;
+    const char *const *labels;
+    const double *thresholds;   /* margin thresholds (multi-label models) */
+    const double *platt_a, *platt_b; /* P(label) = 1 / (1 + exp(A * margin + B)) */
+    const double *bias;         /* the SVMs' intercepts */
+    size_t n_untrainable;
+    const char *const *untrainable; /* labels skipped in training (no positive or no negative document) */
+    aitag_tokenizer_params tokenizer;
+    /* features */
+    uint32_t n_features;
+    uint32_t hash_bits;         /* 0: vocabulary */
+    const char *weighting;      /* "tfidf-sublinear-smooth-l2" */
+    const char *term_hash;
+    uint32_t min_df, max_features;
+    double max_df;
+    /* training */
+    const char *solver;         /* e.g. "aitag-dcd-l2r-l2loss-svc" */
+    double C, eps;
+    uint32_t folds;
+    uint64_t seed;
+    uint64_t documents;         /* training documents */
+    uint64_t corpus_checksum;
+    int has_cv;                 /* 1: the cv_ figures are set */
+    double cv_micro_f1, cv_macro_f1, cv_accuracy, cv_subset_accuracy;
+    uint32_t n_search_C;        /* C values tried (search_C), up to 8 */
+    double search_C[8], search_score[8];
+    /* the data sections */
+    size_t n_sections;
+    const aitag_model_section *sections;
+    /* passages: the decision also weighs the best passage's margin */
+    int passages;               /* 1: the rule below is applied */
+    uint32_t passage_words;     /* words per window (CJK: characters / 2) */
+    const double *passage_weight; /* per label: the passage margin's share in the decision, 0..1 */
+} aitag_model_info;
+
+/* The model's metadata (never NULL for a loaded or trained model). */
+AITAG_API const aitag_model_info *aitag_model_get_info(const aitag_model *m);
+/* Per-label getters; NAN (or -1) for an index out of range. */
+AITAG_API double aitag_model_threshold(const aitag_model *m, size_t k);
+AITAG_API int aitag_model_calibration(const aitag_model *m, size_t k, double *a, double *b);
 
 /* ---- classification ---------------------------------------------------- */
 

@@ -15,6 +15,8 @@
  *     URLs and e-mail addresses therefore split into their parts
  *     ("nvidia.com" -> "nvidia", "com"). Emoji are dropped.
  *  4. Scripts written without spaces: a run of Han, Hiragana and Katakana
+ *     (and, the same way, of Thai, Lao, Khmer or Myanmar letters with their
+ *     marks)
  *     becomes overlapping character bigrams (a single character for a run of
  *     one). A Hangul word becomes the whole word plus, for words of three or
  *     more syllables, its syllable bigrams, so "데이터센터에" and "데이터센터를"

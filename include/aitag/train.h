@@ -37,6 +37,12 @@ AITAG_API void aitag_dataset_free(aitag_dataset *d);
 AITAG_API aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
                                const char *const *labels, size_t n_labels, aitag_error *err);
 
+/* Also keeps a row per passage of every document (paragraphs; long ones cut
+ * into windows of about `words` words), so that training can tune the
+ * passage rule (aitag_model_info.passages). Call before the first add;
+ * words = 0 (the default) keeps documents only; else 8..100000. */
+AITAG_API aitag_status aitag_dataset_set_passages(aitag_dataset *d, uint32_t words, aitag_error *err);
+
 /* Sets the most distinct labels the dataset accepts (default 4096). */
 AITAG_API void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels);
 
@@ -77,6 +83,56 @@ typedef struct aitag_cv_report {
     uint32_t n_c;             /* C values tried (1 unless search_C) */
     double c_tried[8], c_score[8];
 } aitag_cv_report;
+
+/* ---- training by jobs --------------------------------------------------------
+ * aitag_train, taken apart so that its jobs can run anywhere (threads here,
+ * processes or machines elsewhere) and the model still comes out the same,
+ * byte for byte:
+ *
+ *   create -> every job of AITAG_STAGE_CV -> tune -> every job of
+ *   AITAG_STAGE_FINAL -> finish
+ *
+ * A job is one binary SVM: in the CV stage, one (C value, fold, label); in the
+ * final stage, one label on every document, with the C that tune chose. Two
+ * instances created from the same documents (added in the same order) and
+ * params have the same jobs; a job's result, as bytes, moves between them.
+ * Jobs of a stage may run on any number of threads at once; the other calls
+ * are not thread-safe. */
+
+typedef struct aitag_training aitag_training;
+
+typedef enum aitag_training_stage {
+    AITAG_STAGE_CV = 0,    /* held-out margins: C values x folds x labels (none without folds) */
+    AITAG_STAGE_FINAL = 1  /* the model's weights: one job per label */
+} aitag_training_stage;
+
+/* Builds the vocabulary, the TF-IDF rows, the labels and the folds. d must
+ * outlive the training. */
+AITAG_API aitag_status aitag_training_create(const aitag_dataset *d, const aitag_train_params *p,
+                                             aitag_training **out, aitag_error *err);
+AITAG_API void aitag_training_free(aitag_training *t); /* NULL is a no-op */
+
+AITAG_API size_t aitag_training_num_jobs(const aitag_training *t, aitag_training_stage stage);
+
+/* Runs job j and keeps its result. Final jobs need tune first. */
+AITAG_API aitag_status aitag_training_run_job(aitag_training *t, aitag_training_stage stage, size_t j,
+                                              aitag_error *err);
+
+/* A finished job's result as bytes: with buf NULL, *len is set to the size
+ * needed; else buf (*len bytes) receives it. set_job_result takes such bytes
+ * (from another instance) as if the job had run here; bytes of another job,
+ * stage or training are refused (AITAG_INVALID). */
+AITAG_API aitag_status aitag_training_job_result(const aitag_training *t, aitag_training_stage stage, size_t j,
+                                                 void *buf, size_t *len, aitag_error *err);
+AITAG_API aitag_status aitag_training_set_job_result(aitag_training *t, aitag_training_stage stage, size_t j,
+                                                     const void *buf, size_t len, aitag_error *err);
+
+/* After every CV job: the cross-validated quality (report may be NULL), the
+ * choice of C, the thresholds, the calibration and the passage rule. */
+AITAG_API aitag_status aitag_training_tune(aitag_training *t, aitag_cv_report *report, aitag_error *err);
+
+/* After every final job: the model (*out owned by the caller). */
+AITAG_API aitag_status aitag_training_finish(aitag_training *t, aitag_model **out, aitag_error *err);
 
 /* Progress callback: stage is a short word ("vocabulary", "features", "cv",
  * "train"), done/total count units of that stage. Return non-zero to cancel. */

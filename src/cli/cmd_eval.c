@@ -247,13 +247,15 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             if (!dup)
                 gold[ng++] = (uint32_t)k;
         }
-        aitag_features x;
-        if (aitag_featurize(c, rec.text, rec.text_len, &x, NULL, &err) != AITAG_OK) {
+        aitag_classify_opts copt = aitag_classify_opts_default();
+        copt.decide = dopt;
+        aitag_result res;
+        if (aitag_classify(c, rec.text, rec.text_len, &copt, &res, &err) != AITAG_OK) {
             cli_err("%s:%llu: %s", in, (unsigned long long)rec.line, err.msg);
             goto done;
         }
-        aitag_score(c, &x, margins);
-        size_t np = aitag_decide(m, margins, &dopt, tags, NULL);
+        size_t np = res.n_tags;
+        memcpy(tags, res.tags, np * sizeof *tags);
         if (aitag_metrics_add(mt, gold, ng, tags, np) != AITAG_OK) {
             cli_err("out of memory");
             goto done;

@@ -3,30 +3,57 @@
  */
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli.h"
 
 static const cli_opt opts[] = {
     {"json", 0, NULL, "print the model's JSON header as it is stored"},
     {0, 0, 0, 0}};
 
-static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
-
-static void print_obj(const char *title, const cJSON *o)
+static void print_labels(const aitag_model_info *i)
 {
-    if (!cJSON_IsObject(o))
-        return;
-    printf("%s:\n", title);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, o)
-    {
-        char *v = cJSON_PrintUnformatted(it);
-        if (v) {
-            printf("  %-18s %s\n", it->string, v);
-            cJSON_free(v);
-        }
+    printf("labels (%zu):", i->n_labels);
+    for (size_t k = 0; k < i->n_labels; k++) {
+        printf("%s %s", k ? "," : "", i->labels[k]);
+        if (!i->single_label)
+            printf(" (threshold %.3f%s", i->thresholds[k], i->passages ? "" : ")");
+        if (!i->single_label && i->passages)
+            printf(", passage weight %.2f)", i->passage_weight[k]);
     }
+    printf("\n");
+    if (i->n_untrainable) {
+        printf("skipped labels (no positive or no negative document):");
+        for (size_t k = 0; k < i->n_untrainable; k++)
+            printf("%s %s", k ? "," : "", i->untrainable[k]);
+        printf("\n");
+    }
+}
+
+static void print_settings(const aitag_model_info *i)
+{
+    const aitag_tokenizer_params *t = &i->tokenizer;
+    printf("tokenizer:   NFKC + case folding%s; word n-grams 1-%u; character n-grams %s",
+           t->strip_accents ? " + accent stripping" : "", t->word_ngrams, t->char_ngram_max ? "" : "off");
+    if (t->char_ngram_max)
+        printf("%u-%u", t->char_ngram_min, t->char_ngram_max);
+    printf("; words up to %u bytes\n", t->max_token_bytes);
+    printf("features:    %u (%s), %s; min_df %u, max_df %g, max_features %u\n", i->n_features,
+           i->hash_bits ? "hashing trick" : "vocabulary", i->weighting, i->min_df, i->max_df, i->max_features);
+    if (i->hash_bits)
+        printf("             2^%u hash buckets\n", i->hash_bits);
+    printf("training:    %s, C %g, eps %g, %u folds, seed %llu, %llu documents, corpus checksum %016llx\n",
+           i->solver[0] ? i->solver : "(not recorded)", i->C, i->eps, i->folds, (unsigned long long)i->seed,
+           (unsigned long long)i->documents, (unsigned long long)i->corpus_checksum);
+    if (i->has_cv)
+        printf("cv:          micro-F1 %.4f, macro-F1 %.4f, accuracy %.4f, subset accuracy %.4f\n", i->cv_micro_f1,
+               i->cv_macro_f1, i->cv_accuracy, i->cv_subset_accuracy);
+    for (uint32_t c = 0; c < i->n_search_C; c++)
+        printf("%s C %g: %.4f\n", c ? "            " : "search C:   ", i->search_C[c], i->search_score[c]);
+    if (i->passages)
+        printf("passages:    paragraphs, windows of about %u words; a label's decision weighs its best passage "
+               "(weights above)\n", i->passage_words);
+    printf("decision:    %s; probabilities by Platt's sigmoid%s\n",
+           i->single_label ? "arg-max" : "per-label thresholds tuned for F1 on held-out folds",
+           i->folds >= 2 ? " fitted on held-out folds" : " (uncalibrated)");
 }
 
 static int run(const cli_cmd *cmd, int argc, char **argv)
@@ -52,47 +79,21 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     aitag_model *m = NULL;
     if (cli_load_model(path, &m) != 0)
         return EXIT_FAIL;
-    const char *hdr = aitag_model_header(m);
     if (json) {
-        printf("%s\n", hdr);
+        printf("%s\n", aitag_model_header(m));
         aitag_model_free(m);
-        return EXIT_OK;
+        return cli_finish_output(EXIT_OK);
     }
-    cJSON *h = cJSON_Parse(hdr);
-    if (!h) {
-        aitag_model_free(m);
-        cli_err("out of memory");
-        return EXIT_FAIL;
-    }
-    const cJSON *x;
+    const aitag_model_info *i = aitag_model_get_info(m);
     printf("model:       %s\n", path ? path : "(default)");
-    if (cJSON_IsString(x = get(h, "aitag_version")))
-        printf("made by:     aitag %s", x->valuestring);
-    if (cJSON_IsString(x = get(h, "created")))
-        printf(", %s", x->valuestring);
-    printf("\nformat:      version %d\nmode:        %s\nfeatures:    %zu\nlabels (%zu):",
-           AITAG_MODEL_FORMAT_VERSION, aitag_model_is_single_label(m) ? "single-label (arg-max)" : "multi-label (per-label thresholds)",
-           aitag_model_num_features(m), aitag_model_num_labels(m));
-    const cJSON *th = get(h, "thresholds");
-    for (size_t k = 0; k < aitag_model_num_labels(m); k++) {
-        const cJSON *t = cJSON_GetArrayItem(th, (int)k);
-        printf("%s %s", k ? "," : "", aitag_model_label(m, k));
-        if (!aitag_model_is_single_label(m) && cJSON_IsNumber(t))
-            printf(" (threshold %.3f)", t->valuedouble);
-    }
-    printf("\n");
-    const cJSON *u = get(h, "untrainable_labels");
-    if (cJSON_GetArraySize(u) > 0) {
-        char *s = cJSON_PrintUnformatted(u);
-        printf("skipped labels (no positive or no negative document): %s\n", s ? s : "");
-        cJSON_free(s);
-    }
-    print_obj("tokenizer", get(h, "tokenizer"));
-    print_obj("features", get(h, "features"));
-    print_obj("training", get(h, "training"));
-    cJSON_Delete(h);
+    printf("made by:     aitag %s, %s\n", i->aitag_version[0] ? i->aitag_version : "?", i->created[0] ? i->created : "?");
+    printf("format:      version %u (this aitag reads up to %d)\n", i->format_version, AITAG_MODEL_FORMAT_VERSION);
+    printf("mode:        %s\n", i->single_label ? "single-label (arg-max)" : "multi-label (per-label thresholds)");
+    printf("features:    %u\n", i->n_features);
+    print_labels(i);
+    print_settings(i);
     aitag_model_free(m);
-    return EXIT_OK;
+    return cli_finish_output(EXIT_OK);
 }
 
 const cli_cmd cmd_info = {

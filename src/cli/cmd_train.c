@@ -21,6 +21,7 @@ static const cli_opt opts[] = {
     {"max-df", 0, "X", "ignore terms in more than this share of documents (default 1.0)"},
     {"max-features", 0, "N", "keep only the N most frequent terms (default: all)"},
     {"hash-bits", 0, "B", "hashing trick with 2^B features instead of a vocabulary (default off)"},
+    {"passages", 0, "WORDS", "also score paragraphs (windows of about WORDS words) and tune how much each label's best passage weighs; needs folds (default off)"},
     {"word-ngrams", 0, "N", "word n-grams 1..4 (default 2)"},
     {"char-ngrams", 0, "MIN:MAX", "character n-grams of words, e.g. 3:5 (default none)"},
     {"strip-accents", 0, NULL, "remove accents and other combining marks (default keep)"},
@@ -89,7 +90,7 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
     aitag_tokenizer_params kp = aitag_tokenizer_params_default();
     aitag_corpus_params cp = aitag_corpus_params_default();
     const char *in = NULL, *outp = NULL;
-    uint32_t hash_bits = 0;
+    uint32_t hash_bits = 0, passage_words = 0;
     int quiet = 0, skip_bad = 0, show_cv = 0, json = 0, folds_given = 0;
     cli_iter it;
     cli_iter_init(&it, cmd, argc, argv);
@@ -142,6 +143,9 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         } else if (IS("hash-bits")) {
             UINT_OPT(10, 30);
             hash_bits = (uint32_t)u;
+        } else if (IS("passages")) {
+            UINT_OPT(8, 100000);
+            passage_words = (uint32_t)u;
         } else if (IS("word-ngrams")) {
             UINT_OPT(1, AITAG_MAX_WORD_NGRAMS);
             kp.word_ngrams = (uint32_t)u;
@@ -226,6 +230,10 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         goto done;
     }
     aitag_dataset_set_label_limit(ds, tp.max_labels);
+    if (aitag_dataset_set_passages(ds, passage_words, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        goto done;
+    }
     aitag_record rec;
     aitag_status s;
     while ((s = aitag_corpus_next(r, &rec, &err)) != AITAG_END) {
