@@ -132,6 +132,7 @@ void aitag_dataset_free(aitag_dataset *d);
 aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
                                const char *const *labels, size_t n_labels, aitag_error *err);
 void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels);
+aitag_status aitag_dataset_set_passages(aitag_dataset *d, uint32_t words, aitag_error *err);
 size_t aitag_dataset_size(const aitag_dataset *d);
 size_t aitag_dataset_num_labels(const aitag_dataset *d);
 typedef enum aitag_solver { AITAG_SOLVER_LIBLINEAR = 0, AITAG_SOLVER_LIBSVM = 1, AITAG_SOLVER_DCD = 2 } aitag_solver;

@@ -363,13 +363,13 @@ def train_params(C=None, eps=None, solver=None, min_df=None, max_df=None, max_fe
 
 
 _TOKENIZER_KEYS = ("word_ngrams", "char_ngrams", "strip_accents", "max_token_bytes")
-_DATASET_KEYS = _TOKENIZER_KEYS + ("hash_bits", "max_labels")
+_DATASET_KEYS = _TOKENIZER_KEYS + ("hash_bits", "max_labels", "passages")
 
 
 class Dataset:
     """Labelled documents, tokenized as they are added (aitag_dataset)."""
 
-    def __init__(self, hash_bits=0, max_labels=None, **tok):
+    def __init__(self, hash_bits=0, max_labels=None, passages=0, **tok):
         kp = tokenizer_params(**tok)
         out = ffi.new("aitag_dataset **")
         err = ffi.new("aitag_error *")
@@ -377,6 +377,8 @@ class Dataset:
         self.ptr = ffi.gc(out[0], lib.aitag_dataset_free)
         if max_labels is not None:
             lib.aitag_dataset_set_label_limit(self.ptr, int(max_labels))
+        if passages:
+            _check(lib.aitag_dataset_set_passages(self.ptr, int(passages), err), err)
 
     def add(self, text, labels):
         b = _text_bytes(text)
@@ -492,12 +494,13 @@ def train(data, skip_bad=False, **params):
     (text, labels) pairs. Parameters are those of `aitag train` with
     underscores: C, eps, solver, min_df, max_df, max_features, folds,
     threads, seed, search_C, multi_label, max_labels, hash_bits,
-    word_ngrams, char_ngrams=(min, max), strip_accents, max_token_bytes.
+    word_ngrams, char_ngrams=(min, max), strip_accents, max_token_bytes,
+    passages (words per passage window; needs folds).
     The model's cross-validation report is in model.cv_report."""
     unknown = set(params) - set(_DATASET_KEYS) - set(train_params.__code__.co_varnames)
     if unknown:
         raise TypeError("unknown training parameter(s): %s" % ", ".join(sorted(unknown)))
-    tp = train_params(**{k: v for k, v in params.items() if k not in _TOKENIZER_KEYS and k != "hash_bits"})
+    tp = train_params(**{k: v for k, v in params.items() if k not in _TOKENIZER_KEYS + ("hash_bits", "passages")})
     ds = make_dataset(data, skip_bad=skip_bad, **params)
     out = ffi.new("aitag_model **")
     rep = ffi.new("aitag_cv_report *")

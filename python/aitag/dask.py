@@ -328,6 +328,7 @@ def _parser():
     t.add_argument("--strip-accents", action="store_true")
     t.add_argument("--max-token-bytes", type=int)
     t.add_argument("--folds", type=int)
+    t.add_argument("--passages", type=int, metavar="WORDS")
     t.add_argument("--search-C", action="store_true")
     t.add_argument("--multi-label", action="store_true")
     t.add_argument("--seed", type=int)

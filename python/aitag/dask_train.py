@@ -92,7 +92,7 @@ class Training:
 
 def _split_params(params):
     ds_kw = {k: v for k, v in params.items() if k in _DATASET_KEYS}
-    tp_kw = {k: v for k, v in params.items() if k not in _TOKENIZER_KEYS and k != "hash_bits"}
+    tp_kw = {k: v for k, v in params.items() if k not in _TOKENIZER_KEYS + ("hash_bits", "passages")}
     return ds_kw, tp_kw
 
 
@@ -198,7 +198,8 @@ def main(a):
     for opt, key in (("cost", "C"), ("solver", "solver"), ("eps", "eps"), ("min_df", "min_df"),
                      ("max_df", "max_df"), ("max_features", "max_features"), ("hash_bits", "hash_bits"),
                      ("word_ngrams", "word_ngrams"), ("max_token_bytes", "max_token_bytes"),
-                     ("folds", "folds"), ("seed", "seed"), ("max_labels", "max_labels")):
+                     ("folds", "folds"), ("seed", "seed"), ("max_labels", "max_labels"),
+                     ("passages", "passages")):
         v = getattr(a, opt)
         if v is not None:
             params[key] = v

@@ -152,6 +152,11 @@ def test_train_equals_cli_bytes(tmp_path, monkeypatch):
                     "--word-ngrams", "1"], check=True)
     m = aitag.train(TRAIN, C=0.5, folds=2, threads=1, word_ngrams=1)
     assert m.to_bytes() == out.read_bytes()
+    out2 = tmp_path / "passages.aitag"
+    subprocess.run([CLI, "train", "-q", "-i", TRAIN, "-o", out2, "--folds", "2", "--passages", "40",
+                    "--char-ngrams", "3:4", "--hash-bits", "18"], check=True)
+    m2 = aitag.train(TRAIN, folds=2, passages=40, char_ngrams=(3, 4), hash_bits=18)
+    assert m2.to_bytes() == out2.read_bytes() and m2.info["passages"]
     assert m.cv_report["folds"] == 2 and 0.5 < m.cv_report["micro_f1"] <= 1
 
 
