@@ -216,7 +216,7 @@ def test_no_leak_over_many_calls(model):
 def test_installed_package_finds_its_library(tmp_path):
     prefix = tmp_path / "prefix"
     subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix], check=True, stdout=subprocess.DEVNULL)
-    site = prefix / "lib" / "python3" / "dist-packages"
+    [site] = (prefix / "lib").glob("python3*/dist-packages")
     assert (site / "aitag" / "_installed.py").exists()
     env = {k: v for k, v in os.environ.items() if k not in ("AITAG_LIBRARY", "PYTHONPATH", "AITAG_MODEL")}
     env["PYTHONPATH"] = str(site)
