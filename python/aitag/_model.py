@@ -1,7 +1,6 @@
 """Models: load, save, classify, train (see the package docstring)."""
 import json
 import os
-import threading
 
 from aitag._ffi import ffi, lib, library_path
 
@@ -161,7 +160,6 @@ class Model:
         self.labels = [ffi.string(lib.aitag_model_label(ptr, k)).decode("utf-8")
                        for k in range(lib.aitag_model_num_labels(ptr))]
         self.cv_report = None
-        self._lock = threading.Lock()
 
     @property
     def info(self):
