@@ -244,6 +244,9 @@ def _err(msg):
 
 
 def _cmd_classify(a):
+    if "-" in a.inputs:
+        _err("standard input cannot be shared with workers: give files")
+        return 2
     if not os.path.isdir(a.output):
         try:
             os.makedirs(a.output)
