@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""report.py AITAG MODEL TEST.jsonl: Markdown tables of a model's quality on a labelled split,
-per label and per language (the "lang" field), as in models/README.md."""
+"""report.py AITAG MODEL SPLIT.jsonl [NAME]: Markdown tables of a model's quality on a labelled split,
+per label, per number of gold labels and per language (the "lang" field; Traditional Chinese apart),
+as in models/README.md. Run with Debian's /usr/bin/python3."""
 import collections
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 import tempfile
 
 aitag, model, test = sys.argv[1:4]
+name = sys.argv[4] if len(sys.argv) > 4 else "Test split"
 with tempfile.TemporaryDirectory() as tmp:
     pred_path = os.path.join(tmp, "pred.jsonl")
     subprocess.run([aitag, "eval", "-m", model, "-i", test, "--predictions", pred_path, "--json"],
@@ -44,8 +46,22 @@ def scores(pairs):
 
 pairs = [(g["labels"], p["labels"]) for g, p in zip(gold, preds)]
 s = scores(pairs)
-print(f"Test split: {s['n']} articles; micro-F1 **{s['micro']:.3f}**, macro-F1 **{s['macro']:.3f}**, "
-      f"subset accuracy {s['exact']:.3f}.\n")
+none_all = [(g, p) for g, p in pairs if not g]
+print(f"{name}: {s['n']} articles; micro-F1 **{s['micro']:.3f}**, macro-F1 **{s['macro']:.3f}**, "
+      f"subset accuracy {s['exact']:.3f}; no-label articles tagged: "
+      f"{sum(1 for g, p in none_all if p)}/{len(none_all)}.\n")
+print("| gold labels | articles | recall | precision |\n|---|---:|---:|---:|")
+by_n = collections.defaultdict(list)
+for g, p in pairs:
+    by_n[min(len(g), 4)].append((g, p))
+for k in sorted(by_n):
+    if k == 0:
+        continue
+    tp = sum(len(set(g) & set(p)) for g, p in by_n[k])
+    fn = sum(len(set(g) - set(p)) for g, p in by_n[k])
+    fp = sum(len(set(p) - set(g)) for g, p in by_n[k])
+    print(f"| {k if k < 4 else '4+'} | {len(by_n[k])} | {tp / max(1, tp + fn):.3f} | {tp / max(1, tp + fp):.3f} |")
+print()
 print("| label | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|")
 for l in sorted(s["f1"]):
     print(f"| {l} | {s['p'][l]:.3f} | {s['r'][l]:.3f} | {s['f1'][l]:.3f} | {s['support'][l]} |")
@@ -53,7 +69,7 @@ print("\n| language | articles | micro-F1 | macro-F1 | exact match | no-label ar
 print("|---|---:|---:|---:|---:|---:|")
 by_lang = collections.defaultdict(list)
 for g, p in zip(gold, preds):
-    by_lang[g.get("lang", "?")].append((g["labels"], p["labels"]))
+    by_lang[g.get("lang", "?") + ("-Hant" if g.get("script") == "Hant" else "")].append((g["labels"], p["labels"]))
 for lang in sorted(by_lang, key=lambda k: -len(by_lang[k])):
     ps = by_lang[lang]
     t = scores(ps)

@@ -235,6 +235,15 @@ aitag_classify_opts aitag_classify_opts_default(void)
     return o;
 }
 
+/* The gate's margin on the document's features. */
+static double gate_margin(const aitag_model *m, const aitag_features *x)
+{
+    double s = m->meta.info.gate_bias;
+    for (size_t i = 0; i < x->n; i++)
+        s += (double)x->vals[i] * (double)m->gate[x->ids[i]];
+    return s;
+}
+
 /* Window size for evidence when the model has no passage rule of its own. */
 #define EVIDENCE_WORDS 100
 
@@ -318,6 +327,10 @@ aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, c
         c->margins[k] = w > 0 ? (1.0 - w) * doc[k] + w * best : doc[k];
     }
     size_t n = aitag_decide(m, c->margins, &o->decide, c->tags, c->probs);
+    if (m->gate && gate_margin(m, &x) <= mi->gate_threshold) {
+        /* not about any label: only what min_labels asks for */
+        n = n < o->decide.min_labels ? n : o->decide.min_labels;
+    }
     out->n_tags = n;
     out->tags = c->tags;
     out->n_labels = K;

@@ -19,7 +19,8 @@
 #include "internal.h"
 
 #define READ_CHUNK (256u * 1024u)
-#define MAX_LABELS_PER_DOC 64
+#define MAX_LABELS_PER_DOC AITAG_MAX_LABELS_PER_DOC
+_Static_assert(MAX_LABELS_PER_DOC == 64, "the messages below say 64");
 
 struct aitag_corpus_reader {
     FILE *fp;

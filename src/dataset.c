@@ -5,6 +5,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "aitag/corpus.h"
 #include "dataset.h"
 #include "internal.h"
 #include "meta.h"
@@ -25,7 +26,7 @@ aitag_status aitag_dataset_create(const aitag_tokenizer_params *tp, uint32_t has
     }
     d->tp = *tp;
     d->hash_bits = hash_bits;
-    d->max_labels = 4096;
+    d->max_labels = AITAG_DEFAULT_MAX_LABELS;
     d->doc_start = aitag__calloc(1, sizeof *d->doc_start);
     d->lab_start = aitag__calloc(1, sizeof *d->lab_start);
     d->docs_cap = 1;
@@ -225,15 +226,15 @@ aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
     if (d->n_docs >= UINT32_MAX - 1)
         return aitag__fail(err, AITAG_LIMIT, "too many documents");
     /* labels first, so a bad label leaves the dataset unchanged */
-    uint32_t ids[64];
+    uint32_t ids[AITAG_MAX_LABELS_PER_DOC];
     size_t nid = 0;
     for (size_t i = 0; i < n_labels; i++) {
         const char *why = aitag__label_problem(labels[i], strlen(labels[i]));
         if (why)
             return aitag__fail(err, AITAG_LABEL, "%s", why);
     }
-    if (n_labels > 64)
-        return aitag__fail(err, AITAG_LIMIT, "more than 64 labels on one document");
+    if (n_labels > AITAG_MAX_LABELS_PER_DOC)
+        return aitag__fail(err, AITAG_LIMIT, "more than %d labels on one document", AITAG_MAX_LABELS_PER_DOC);
     /* how many labels are new: refuse before changing anything */
     size_t n_new = 0;
     for (size_t i = 0; i < n_labels; i++) {

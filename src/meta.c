@@ -256,6 +256,10 @@ char *aitag__meta_to_json(const aitag__meta *m, aitag_error *err)
     }
     if (rc == 0)
         rc = put_tokenizer(h, &i->tokenizer) | put_features(h, i) | put_training(h, i);
+    if (rc == 0 && i->gate) {
+        cJSON *g = cJSON_AddObjectToObject(h, "gate");
+        rc = !g ? -1 : add_num(g, "bias", i->gate_bias) | add_num(g, "threshold", i->gate_threshold);
+    }
     if (rc == 0 && i->passages) {
         cJSON *p = cJSON_AddObjectToObject(h, "passages");
         rc = !p ? -1 : add_num(p, "words", i->passage_words) | add_nums(p, "weight", m->passage_weight, i->n_labels);
@@ -513,6 +517,18 @@ static int parse_passages(ctx *c, const cJSON *p, aitag__meta *m)
     return 0;
 }
 
+static int parse_gate(ctx *c, const cJSON *g, aitag__meta *m)
+{
+    if (!g)
+        return 0;
+    if (!cJSON_IsObject(g))
+        return bad(c, AITAG_CORRUPT, "header field \"%s\" is not an object", "gate");
+    m->info.gate = 1;
+    return get_num(c, g, "bias", 1, &m->info.gate_bias) || get_num(c, g, "threshold", 1, &m->info.gate_threshold)
+               ? -1
+               : 0;
+}
+
 static int parse_sections(ctx *c, const cJSON *secs, aitag__meta *m)
 {
     if (!cJSON_IsArray(secs))
@@ -573,7 +589,7 @@ static aitag_status parse_header(ctx *c, const cJSON *h, aitag__meta *m)
     if (get_str(c, h, "aitag_version", 0, m->aitag_version, sizeof m->aitag_version) ||
         get_str(c, h, "created", 0, m->created, sizeof m->created) || parse_labels_and_numbers(c, h, m) ||
         parse_tokenizer(c, get(h, "tokenizer"), &m->info.tokenizer) || parse_features(c, get(h, "features"), m) ||
-        parse_training(c, get(h, "training"), m) || parse_passages(c, get(h, "passages"), m) ||
+        parse_training(c, get(h, "training"), m) || parse_passages(c, get(h, "passages"), m) || parse_gate(c, get(h, "gate"), m) ||
         parse_sections(c, get(h, "sections"), m))
         return c->err->code;
     return AITAG_OK;

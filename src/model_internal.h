@@ -39,6 +39,7 @@ struct aitag_model {
     uint32_t table_size;        /* power of two */
     const float *idf;           /* n_features */
     const float *weights;       /* n_features x n_labels */
+    const float *gate;          /* n_features gate weights, or NULL */
 
     char *header;            /* JSON text, NUL-terminated copy */
     const uint8_t *image;    /* whole file image, owned */
@@ -54,6 +55,7 @@ typedef struct aitag__model_spec {
     const uint32_t *term_off;
     const float *idf;
     const float *weights;
+    const float *gate;          /* V gate weights, or NULL */
 } aitag__model_spec;
 
 aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out, aitag_error *err);

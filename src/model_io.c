@@ -150,6 +150,10 @@ static aitag_status check_numbers(image_ctx *c, const aitag_model *m)
                                (unsigned long long)i, (double)f);
     }
     const float lim = (float)AITAG__MAX_ABS;
+    for (uint64_t i = 0; m->gate && i < V; i++)
+        if (!(m->gate[i] >= -lim && m->gate[i] <= lim))
+            return aitag__fail(c->err, AITAG_CORRUPT, "%s: gate weight %llu is not a finite number of sensible size",
+                               c->name, (unsigned long long)i);
     for (uint64_t i = 0; i < V * K; i++) {
         float w = m->weights[i];
         if (!(w >= -lim && w <= lim)) /* also NaN */
@@ -259,7 +263,9 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, const char
         uint64_t V = m->n_features, K = m->n_labels, n;
         m->idf = (const float *)section(&c, &m->meta, "idf", V * 4, &n);
         m->weights = m->idf ? (const float *)section(&c, &m->meta, "weights", V * K * 4, &n) : NULL;
-        rc = !m->weights ? err->code : check_numbers(&c, m);
+        if (m->weights && m->meta.info.gate)
+            m->gate = (const float *)section(&c, &m->meta, "gate_weights", V * 4, &n);
+        rc = !m->weights || (m->meta.info.gate && !m->gate) ? err->code : check_numbers(&c, m);
         if (rc == AITAG_OK && !m->hash_bits)
             rc = check_vocabulary(&c, m);
     }
@@ -394,6 +400,25 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Where a (dangling) symbolic link points, as a path usable from here (a
+ * relative target is relative to the link's folder); malloc'd, or NULL. */
+static char *link_target(const char *path)
+{
+    char buf[4096];
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    size_t dir = buf[0] == '/' || !slash ? 0 : (size_t)(slash - path + 1);
+    char *out = malloc(dir + (size_t)n + 1);
+    if (out) {
+        memcpy(out, path, dir);
+        memcpy(out + dir, buf, (size_t)n + 1);
+    }
+    return out;
+}
+
 aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_error *err)
 {
     /* Save over what the path names: a symbolic link keeps pointing at the
@@ -404,8 +429,12 @@ aitag_status aitag_model_save(const aitag_model *m, const char *path, aitag_erro
     if (lstat(path, &st) == 0) {
         if (S_ISLNK(st.st_mode)) {
             target = realpath(path, NULL);
-            if (!target || stat(target, &st) != 0)
-                st.st_mode = S_IFREG; /* a dangling link: write where it points */
+            if (!target) /* a dangling link: the new file goes where it points */
+                target = link_target(path);
+            if (!target)
+                return aitag__fail(err, AITAG_IO, "%s: cannot follow the symbolic link", path);
+            if (stat(target, &st) != 0)
+                st.st_mode = S_IFREG;
         }
         if (!S_ISREG(st.st_mode)) {
             free(target);
@@ -540,7 +569,7 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     *out = NULL;
     aitag__meta *meta = s->meta;
     uint64_t V = meta->info.n_features, K = meta->info.n_labels, T = 0;
-    sec_t sec[5];
+    sec_t sec[6];
     int ns = 0;
     uint32_t *table = NULL;
     if (!meta->info.hash_bits) {
@@ -552,6 +581,8 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     }
     sec[ns++] = (sec_t){"idf", s->idf, V * 4};
     sec[ns++] = (sec_t){"weights", s->weights, V * K * 4};
+    if (meta->info.gate)
+        sec[ns++] = (sec_t){"gate_weights", s->gate, V * 4};
     uint64_t off = 0;
     for (int i = 0; i < ns; i++) {
         aitag_model_section *x = &meta->sections[i];

@@ -39,7 +39,7 @@ aitag_train_params aitag_train_params_default(void)
     p.seed = 1;
     p.search_C = 0;
     p.force_multilabel = 0;
-    p.max_labels = 4096;
+    p.max_labels = AITAG_DEFAULT_MAX_LABELS;
     return p;
 }
 

@@ -43,7 +43,8 @@ struct aitag_training {
     aitag__solver *solver;
     size_t N;
     uint32_t V, K, L, folds, nC;
-    int single, passages;
+    uint32_t KJ;               /* labels with jobs: K, plus the gate (index K) when there is one */
+    int single, passages, gate;
     uint32_t *lab_of;          /* trainable index -> dataset label id */
     uint32_t *k_of;            /* dataset label id -> trainable index or UINT32_MAX */
     char **name_buf;           /* dataset label id -> name */
@@ -64,6 +65,7 @@ struct aitag_training {
     uint32_t best;
     aitag_summary sum[8];
     double *thr, *pa, *pb, *pw;
+    double gate_thr;           /* the gate's cut on its margin */
 };
 
 /* ---- set up -------------------------------------------------------------- */
@@ -132,13 +134,23 @@ static aitag_status setup_labels(aitag_training *t, aitag_error *err)
                            L, t->N);
     if (t->single && t->K < 2)
         t->single = 0;
-    if (!(t->Y = aitag__malloc((size_t)t->K * t->N)))
-        return aitag__fail(err, AITAG_NOMEM, "out of memory");
-    memset(t->Y, -1, (size_t)t->K * t->N);
+    /* the gate: "is this article about any label at all", worth having only
+     * beside per-label thresholds and with unlabelled documents to learn from */
+    size_t unlabelled = 0;
     for (size_t i = 0; i < t->N; i++)
+        unlabelled += d->lab_start[i + 1] == d->lab_start[i];
+    t->gate = t->p.gate && !t->single && t->folds >= 2 && unlabelled > 0;
+    t->KJ = t->K + (t->gate ? 1 : 0);
+    if (!(t->Y = aitag__malloc((size_t)t->KJ * t->N)))
+        return aitag__fail(err, AITAG_NOMEM, "out of memory");
+    memset(t->Y, -1, (size_t)t->KJ * t->N);
+    for (size_t i = 0; i < t->N; i++) {
         for (size_t j = d->lab_start[i]; j < d->lab_start[i + 1]; j++)
             if (t->k_of[d->lab[j]] != UINT32_MAX)
                 t->Y[(size_t)t->k_of[d->lab[j]] * t->N + i] = 1;
+        if (t->gate && d->lab_start[i + 1] > d->lab_start[i])
+            t->Y[(size_t)t->K * t->N + i] = 1;
+    }
     return AITAG_OK;
 }
 
@@ -192,7 +204,7 @@ static aitag_status setup_folds(aitag_training *t)
 /* Identifies the training a job result belongs to. */
 static uint64_t fingerprint(const aitag_training *t)
 {
-    uint64_t v[12] = {t->d->checksum, t->N,           t->V,          t->K,      t->folds,
+    uint64_t v[12] = {t->d->checksum, t->N,           t->V,          t->KJ,     t->folds,
                       t->nC,          t->p.seed,      t->p.solver,   t->passages ? t->d->passage_words : 0,
                       0,              0,              0};
     memcpy(&v[9], &t->eps, sizeof(double));
@@ -209,13 +221,13 @@ static aitag_status setup_results(aitag_training *t, aitag_error *err)
         t->nC = sizeof C_GRID / sizeof C_GRID[0];
         memcpy(t->Cs, C_GRID, sizeof C_GRID);
     }
-    size_t ncv = t->folds >= 2 ? (size_t)t->nC * t->K * t->N : 0;
+    size_t ncv = t->folds >= 2 ? (size_t)t->nC * t->KJ * t->N : 0;
     t->dv = ncv ? aitag__calloc(ncv, sizeof *t->dv) : NULL;
     t->dvp = ncv && t->passages ? aitag__calloc(ncv, sizeof *t->dvp) : NULL;
-    t->W = aitag__calloc((size_t)t->K * t->V, sizeof *t->W);
-    t->bias = aitag__calloc(t->K, sizeof *t->bias);
+    t->W = aitag__calloc((size_t)t->KJ * t->V, sizeof *t->W);
+    t->bias = aitag__calloc(t->KJ, sizeof *t->bias);
     t->done_cv = aitag__calloc(aitag_training_num_jobs(t, AITAG_STAGE_CV) + 1, 1);
-    t->done_final = aitag__calloc(t->K, 1);
+    t->done_final = aitag__calloc(t->KJ, 1);
     t->thr = aitag__calloc(t->K, sizeof *t->thr);
     t->pa = aitag__calloc(t->K, sizeof *t->pa);
     t->pb = aitag__calloc(t->K, sizeof *t->pb);
@@ -319,8 +331,8 @@ size_t aitag_training_num_jobs(const aitag_training *t, aitag_training_stage sta
     if (!t)
         return 0;
     if (stage == AITAG_STAGE_FINAL)
-        return t->K;
-    return t->folds >= 2 ? (size_t)t->nC * t->folds * t->K : 0;
+        return t->KJ;
+    return t->folds >= 2 ? (size_t)t->nC * t->folds * t->KJ : 0;
 }
 
 /* Each job's own seed: a function of the training seed, the label and the fold. */
@@ -381,9 +393,9 @@ static double best_passage(const aitag_training *t, uint32_t doc, const double *
 
 static void cv_coords(const aitag_training *t, size_t j, uint32_t *ci, uint32_t *f, uint32_t *k)
 {
-    *k = (uint32_t)(j % t->K);
-    *f = (uint32_t)((j / t->K) % t->folds);
-    *ci = (uint32_t)(j / ((size_t)t->K * t->folds));
+    *k = (uint32_t)(j % t->KJ);
+    *f = (uint32_t)((j / t->KJ) % t->folds);
+    *ci = (uint32_t)(j / ((size_t)t->KJ * t->folds));
 }
 
 static int cv_job(aitag_training *t, size_t j)
@@ -394,7 +406,7 @@ static int cv_job(aitag_training *t, size_t j)
     int rc = fit(t, k, f, t->Cs[ci], t->train_idx[f], t->n_train[f], &w, &b);
     if (rc != JOB_OK)
         return rc;
-    size_t base = ((size_t)ci * t->K + k) * t->N;
+    size_t base = ((size_t)ci * t->KJ + k) * t->N;
     for (size_t i = 0; i < t->n_test[f]; i++) {
         uint32_t doc = t->test_idx[f][i];
         t->dv[base + doc] = dot(&t->rows, doc, w) + b;
@@ -481,7 +493,7 @@ static void move_payload(aitag_training *t, aitag_training_stage stage, size_t j
     }
     uint32_t ci, f, k;
     cv_coords(t, j, &ci, &f, &k);
-    size_t base = ((size_t)ci * t->K + k) * t->N, n = t->n_test[f];
+    size_t base = ((size_t)ci * t->KJ + k) * t->N, n = t->n_test[f];
     for (int pass = 0; pass < (t->passages ? 2 : 1); pass++) {
         double *v = pass ? t->dvp : t->dv;
         for (size_t i = 0; i < n; i++, p += sizeof(double)) {
@@ -584,7 +596,7 @@ static aitag_status cv_quality(aitag_training *t, uint32_t ci, aitag_summary *su
     aitag_metrics *m = NULL;
     aitag_status rc = AITAG_NOMEM;
     if (thr && rk && pred && gold && aitag_metrics_create(t->K, &m, NULL) == AITAG_OK) {
-        const double *dv = t->dv + (size_t)ci * t->K * t->N;
+        const double *dv = t->dv + (size_t)ci * t->KJ * t->N;
         for (uint32_t k = 0; k < t->K; k++)
             for (uint32_t f = 0; f < t->folds; f++)
                 aitag__tune_threshold(dv + (size_t)k * t->N, t->Y + (size_t)k * t->N, t->train_idx[f],
@@ -610,7 +622,7 @@ static aitag_status cv_quality(aitag_training *t, uint32_t ci, aitag_summary *su
  * on a tie), then the threshold and Platt's fit on that combination. */
 static void tune_label(aitag_training *t, uint32_t k, double *s)
 {
-    size_t base = ((size_t)t->best * t->K + k) * t->N;
+    size_t base = ((size_t)t->best * t->KJ + k) * t->N;
     const double *dv = t->dv + base, *dvp = t->passages ? t->dvp + base : NULL;
     const signed char *y = t->Y + (size_t)k * t->N;
     double best_f1 = -1, best_w = 0;
@@ -629,6 +641,68 @@ static void tune_label(aitag_training *t, uint32_t k, double *s)
     t->pw[k] = best_w;
     aitag__tune_threshold(s, y, t->all_idx, t->N, &t->thr[k]);
     aitag__platt_fit(s, y, t->all_idx, t->N, &t->pa[k], &t->pb[k]);
+}
+
+typedef struct {
+    double g;          /* the document's held-out gate margin */
+    uint32_t tp, fp;   /* its right and wrong tags with the gate open; fp counts
+                          NONE_FP_WEIGHT times on an unlabelled document */
+} gated_doc;
+
+/* A tag on an article about no label at all (ordinary news) costs this many
+ * wrong tags when the gate's cut is chosen: users notice it more than a
+ * missing secondary tag. */
+#ifndef NONE_FP_WEIGHT
+#define NONE_FP_WEIGHT 3
+#endif
+
+static int by_gate(const void *a, const void *b)
+{
+    const gated_doc *x = a, *y = b;
+    return (x->g > y->g) - (x->g < y->g);
+}
+
+/* The gate's cut: the one that maximises held-out micro-F1 of the whole
+ * decision (labels past their thresholds, kept only where the gate is open). */
+static aitag_status tune_gate(aitag_training *t, aitag_error *err)
+{
+    gated_doc *gd = aitag__malloc(t->N * sizeof *gd);
+    if (!gd)
+        return aitag__fail(err, AITAG_NOMEM, "out of memory tuning the gate");
+    size_t TP = 0, FP = 0, FN = 0;
+    const size_t KJN = (size_t)t->KJ * t->N, at = (size_t)t->best * KJN;
+    for (size_t i = 0; i < t->N; i++) {
+        gd[i] = (gated_doc){t->dv[at + (size_t)t->K * t->N + i], 0, 0};
+        int unlabelled = t->Y[(size_t)t->K * t->N + i] < 0;
+        for (uint32_t k = 0; k < t->K; k++) {
+            double w = t->pw[k], d = t->dv[at + (size_t)k * t->N + i];
+            double sc = t->passages ? (1 - w) * d + w * t->dvp[at + (size_t)k * t->N + i] : d;
+            int gold = t->Y[(size_t)k * t->N + i] > 0, tag = sc > t->thr[k];
+            gd[i].tp += (uint32_t)(gold && tag);
+            gd[i].fp += (uint32_t)(!gold && tag) * (unlabelled ? NONE_FP_WEIGHT : 1);
+            FN += (size_t)(gold && !tag);
+        }
+        TP += gd[i].tp;
+        FP += gd[i].fp;
+    }
+    qsort(gd, t->N, sizeof *gd, by_gate);
+    double best = TP + FP + FN ? 2.0 * (double)TP / (double)(2 * TP + FP + FN) : 0.0;
+    t->gate_thr = gd[0].g - 1.0; /* open for every document */
+    for (size_t i = 0; i < t->N; i++) {
+        /* close the gate for documents 0..i */
+        TP -= gd[i].tp;
+        FN += gd[i].tp;
+        FP -= gd[i].fp;
+        if (i + 1 < t->N && gd[i + 1].g == gd[i].g)
+            continue;
+        double f1 = TP + FP + FN ? 2.0 * (double)TP / (double)(2 * TP + FP + FN) : 0.0;
+        if (f1 > best + 1e-12) {
+            best = f1;
+            t->gate_thr = i + 1 < t->N ? 0.5 * (gd[i].g + gd[i + 1].g) : gd[i].g + 1e-6;
+        }
+    }
+    aitag__free(gd);
+    return AITAG_OK;
 }
 
 aitag_status aitag_training_tune(aitag_training *t, aitag_cv_report *report, aitag_error *err)
@@ -663,6 +737,11 @@ aitag_status aitag_training_tune(aitag_training *t, aitag_cv_report *report, ait
         }
     }
     aitag__free(s);
+    if (t->gate) {
+        aitag_status rc = tune_gate(t, err);
+        if (rc != AITAG_OK)
+            return rc;
+    }
     t->tuned = 1;
     if (report) {
         const aitag_summary *b = &t->sum[t->best];
@@ -728,6 +807,9 @@ static aitag_status fill_meta(const aitag_training *t, aitag__meta *m, aitag_err
         i->search_C[c] = t->Cs[c];
         i->search_score[c] = t->single ? t->sum[c].accuracy : t->sum[c].micro.f1;
     }
+    i->gate = t->gate;
+    i->gate_bias = t->gate ? t->bias[t->K] : 0.0;
+    i->gate_threshold = t->gate ? t->gate_thr : 0.0;
     i->passages = t->passages;
     i->passage_words = t->passages ? t->d->passage_words : 0;
     return AITAG_OK;
@@ -740,7 +822,7 @@ aitag_status aitag_training_finish(aitag_training *t, aitag_model **out, aitag_e
     *out = NULL;
     if (!t || !t->tuned)
         return aitag__fail(err, AITAG_INVALID, "aitag_training_finish: %s", t ? "tune first" : "no training given");
-    for (uint32_t k = 0; k < t->K; k++)
+    for (uint32_t k = 0; k < t->KJ; k++)
         if (!t->done_final[k])
             return aitag__fail(err, AITAG_INVALID, "final job %u has no result yet", k);
     float *weights = aitag__malloc((size_t)t->K * t->V * sizeof *weights);
@@ -753,7 +835,8 @@ aitag_status aitag_training_finish(aitag_training *t, aitag_model **out, aitag_e
     memset(&meta, 0, sizeof meta);
     aitag_status rc = fill_meta(t, &meta, err);
     if (rc == AITAG_OK) {
-        aitag__model_spec spec = {&meta, t->voc.terms, t->voc.term_off, t->voc.idf, weights};
+        aitag__model_spec spec = {&meta, t->voc.terms, t->voc.term_off, t->voc.idf, weights,
+                                  t->gate ? t->W + (size_t)t->K * t->V : NULL};
         rc = aitag__model_assemble(&spec, out, err);
     }
     aitag__meta_free(&meta);

@@ -8,4 +8,5 @@ Suite *metrics_suite(void);
 Suite *model_suite(void);
 Suite *train_suite(void);
 Suite *oom_suite(void);
+Suite *api_suite(void);
 #endif

@@ -4,8 +4,9 @@
 usage: stats.py [--check] [DIR]      DIR defaults to this file's folder
 
 Prints document counts per split and language, positives per label (overall and
-per language), the multi-label and no-label shares and body lengths. With
---check, exits 1 if any requirement below fails (each failure is printed).
+per language), the multi-label and no-label shares, body lengths, and the
+long multi-sector, hard-negative and development-set counts. With --check,
+exits 1 if any requirement below fails (each failure is printed).
 """
 import collections
 import json
@@ -19,6 +20,12 @@ MIN_PER_LABEL = 150
 MIN_MULTI = 0.25
 MIN_NONE = 0.10
 MIN_LANG_SHARE = {"en": 0.50, "ko": 0.12, "fr": 0.08, "de": 0.03, "ja": 0.03, "zh": 0.03, "es": 0.03}
+# long multi-sector articles (kind "multi"): how many, of how many labels, how long
+MIN_LONG_MULTI, MIN_LONG_3, MIN_LONG_4 = 600, 150, 40
+LONG_CHARS = {"ja": 1200, "zh": 1200}   # CJK: characters; every other language: 2,000 characters
+MIN_HANT = 40                            # Traditional Chinese ("script": "Hant") among them
+MIN_HARD_NEGATIVES = 400                 # kind "negative" or "trap", no label
+MIN_DEV = 300
 
 
 def load(path):
@@ -31,6 +38,40 @@ def load(path):
                     raise SystemExit(f"{path}:{n}: missing {key!r}")
             rows.append(d)
     return rows
+
+
+def check_new_kinds(train, test, folder, need):
+    """The long multi-sector articles, hard negatives and the development set."""
+    multi = [d for d in train if d.get("kind") == "multi"]
+    long_ok = [d for d in multi if len(d["text"]) >= LONG_CHARS.get(d["lang"], 2000)
+               and d["text"].count("\n\n") >= 3 and 2 <= len(d["labels"]) <= 5]
+    n3 = sum(1 for d in long_ok if len(d["labels"]) >= 3)
+    n4 = sum(1 for d in long_ok if len(d["labels"]) >= 4)
+    hant = sum(1 for d in long_ok if d.get("script") == "Hant")
+    hard = [d for d in train if d.get("kind") in ("negative", "trap") and not d["labels"]]
+    langs = collections.Counter(d["lang"] for d in long_ok)
+    print(f"\nlong multi-sector articles: {len(long_ok)} of {len(multi)} (3+ labels: {n3}, 4+: {n4}, "
+          f"Traditional Chinese: {hant}); by language: {dict(langs.most_common())}")
+    print(f"new hard negatives (no label): {len(hard)}")
+    need(len(long_ok) >= MIN_LONG_MULTI, f"long multi-sector articles: {len(long_ok)} < {MIN_LONG_MULTI}")
+    need(n3 >= MIN_LONG_3, f"long multi-sector articles with 3+ labels: {n3} < {MIN_LONG_3}")
+    need(n4 >= MIN_LONG_4, f"long multi-sector articles with 4+ labels: {n4} < {MIN_LONG_4}")
+    need(hant >= MIN_HANT, f"Traditional Chinese long articles: {hant} < {MIN_HANT}")
+    need(len(hard) >= MIN_HARD_NEGATIVES, f"hard negatives: {len(hard)} < {MIN_HARD_NEGATIVES}")
+    for lang in MIN_LANG_SHARE:
+        need(langs[lang] > 0, f"no long multi-sector article in {lang}")
+    dev_path = os.path.join(folder, "dev.jsonl")
+    dev = load(dev_path) if os.path.exists(dev_path) else []
+    kinds = collections.Counter(d.get("kind", "?") for d in dev)
+    print(f"development set: {len(dev)} articles {dict(kinds)}; "
+          f"3+ labels: {sum(1 for d in dev if len(d['labels']) >= 3)}, no label: {sum(1 for d in dev if not d['labels'])}")
+    need(len(dev) >= MIN_DEV, f"development set: {len(dev)} < {MIN_DEV} articles")
+    others = {d["id"] for d in train + test}
+    need(not any(d["id"] in others for d in dev), "the development set shares ids with train or test")
+    texts = {d["text"].strip().lower() for d in train + test}
+    need(not any(d["text"].strip().lower() in texts for d in dev), "the development set repeats a train or test text")
+    for d in dev:
+        need(d["lang"] in MIN_LANG_SHARE and not set(d["labels"]) - set(LABELS), f"dev {d['id']}: bad language or label")
 
 
 def main():
@@ -94,6 +135,8 @@ def main():
               f"median {words[len(words) // 2]}, max {words[-1]}")
     if chars:
         print(f"body length, characters (ja/zh): min {chars[0]}, median {chars[len(chars) // 2]}, max {chars[-1]}")
+
+    check_new_kinds(train, test, folder, need)
 
     if check:
         for f in fails:

@@ -32,6 +32,9 @@
 extern "C" {
 #endif
 
+/* Labels one article may carry (a reader and a dataset refuse more). */
+#define AITAG_MAX_LABELS_PER_DOC 64
+
 typedef enum aitag_input_format {
     AITAG_INPUT_AUTO = 0,
     AITAG_INPUT_JSONL = 1,

@@ -9,7 +9,7 @@
  *
  * File format (version 1), all integers little-endian:
  *   [0..64)   prefix: "AITAGMDL", u32 format version, u32 0, u64 header length,
- *             u64 header checksum, u64 data offset, u64 file size, 8 zero bytes
+ *             u64 header checksum, u64 data offset, u64 file size, 16 zero bytes
  *   [64..)    header: JSON (labels, thresholds, calibration, tokenizer and
  *             feature settings, training settings, section table)
  *   data      sections at 64-byte aligned offsets (relative to the data
@@ -122,6 +122,9 @@ typedef struct aitag_model_info {
     int passages;               /* 1: the rule below is applied */
     uint32_t passage_words;     /* words per window (CJK: characters / 2) */
     const double *passage_weight; /* per label: the passage margin's share in the decision, 0..1 */
+    /* the gate: an article gets tags only if its gate margin passes gate_threshold */
+    int gate;
+    double gate_bias, gate_threshold;
 } aitag_model_info;
 
 /* The model's metadata (never NULL for a loaded or trained model). */
@@ -204,7 +207,7 @@ typedef struct aitag_result {
 AITAG_API aitag_status aitag_classify(aitag_classifier *c, const char *text, size_t len, const aitag_classify_opts *o,
                             aitag_result *out, aitag_error *err);
 
-/* Explanation: the n terms with the largest contribution x_i * w_ik to label
+/* Explanation: the n terms with the largest positive contribution x_i * w_ik to label
  * k's margin, written to ids/contrib (n entries at most); returns how many. */
 AITAG_API size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, size_t n,
                      uint32_t *ids, double *contrib);

@@ -23,6 +23,9 @@
 extern "C" {
 #endif
 
+/* Distinct labels a dataset accepts unless told otherwise (max_labels). */
+#define AITAG_DEFAULT_MAX_LABELS 4096
+
 typedef struct aitag_dataset aitag_dataset;
 
 /* Creates an empty dataset. hash_bits = 0 keeps a vocabulary of term strings;
@@ -33,7 +36,7 @@ AITAG_API void aitag_dataset_free(aitag_dataset *d);
 
 /* Tokenizes text and adds it with its labels (UTF-8 names, non-empty, at most
  * 255 bytes, no control characters). Duplicate labels count once.
- * AITAG_LABEL for a bad label name, AITAG_LIMIT past max_labels (default 4096). */
+ * AITAG_LABEL for a bad label name, AITAG_LIMIT past max_labels (default AITAG_DEFAULT_MAX_LABELS). */
 AITAG_API aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, size_t len,
                                const char *const *labels, size_t n_labels, aitag_error *err);
 
@@ -43,7 +46,7 @@ AITAG_API aitag_status aitag_dataset_add(aitag_dataset *d, const char *text, siz
  * words = 0 (the default) keeps documents only; else 8..100000. */
 AITAG_API aitag_status aitag_dataset_set_passages(aitag_dataset *d, uint32_t words, aitag_error *err);
 
-/* Sets the most distinct labels the dataset accepts (default 4096). */
+/* Sets the most distinct labels the dataset accepts (default AITAG_DEFAULT_MAX_LABELS). */
 AITAG_API void aitag_dataset_set_label_limit(aitag_dataset *d, uint32_t max_labels);
 
 AITAG_API size_t aitag_dataset_size(const aitag_dataset *d);
@@ -67,7 +70,10 @@ typedef struct aitag_train_params {
     uint64_t seed;          /* fold assignment and dcd's visiting order; default 1 */
     int      search_C;      /* 1 = pick C from {0.1,0.3,1,3,10,30} by cross-validated F1/accuracy */
     int      force_multilabel; /* 1 = thresholds per label even if every document has one label */
-    uint32_t max_labels;    /* limit on distinct labels; default 4096 */
+    uint32_t max_labels;    /* limit on distinct labels; default AITAG_DEFAULT_MAX_LABELS */
+    int      gate;          /* 1 = also learn a gate, "about any label at all?", from the
+                               unlabelled documents, and tag only where it opens (multi-label
+                               models with folds); default 0 */
     /* add new fields here, never in the middle */
 } aitag_train_params;
 

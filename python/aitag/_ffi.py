@@ -139,6 +139,7 @@ typedef enum aitag_solver { AITAG_SOLVER_LIBLINEAR = 0, AITAG_SOLVER_LIBSVM = 1,
 typedef struct aitag_train_params {
     double C; double eps; aitag_solver solver; uint32_t min_df; double max_df; uint32_t max_features;
     uint32_t folds; uint32_t threads; uint64_t seed; int search_C; int force_multilabel; uint32_t max_labels;
+    int gate;
 } aitag_train_params;
 aitag_train_params aitag_train_params_default(void);
 const char *aitag_train_params_check(const aitag_train_params *p);

@@ -335,7 +335,7 @@ def tokenizer_params(word_ngrams=None, char_ngrams=None, strip_accents=False, ma
 
 
 def train_params(C=None, eps=None, solver=None, min_df=None, max_df=None, max_features=None, folds=None,
-                 threads=None, seed=None, search_C=False, multi_label=False, max_labels=None):
+                 threads=None, seed=None, search_C=False, multi_label=False, max_labels=None, gate=False):
     tp = ffi.new("aitag_train_params *", lib.aitag_train_params_default())
     if C is not None:
         tp.C = float(C)
@@ -352,6 +352,7 @@ def train_params(C=None, eps=None, solver=None, min_df=None, max_df=None, max_fe
             setattr(tp, name, conv(v))
     tp.search_C = 1 if search_C else 0
     tp.force_multilabel = 1 if multi_label else 0
+    tp.gate = 1 if gate else 0
     why = lib.aitag_train_params_check(tp)
     if why != ffi.NULL:
         raise ValueError(ffi.string(why).decode())
@@ -493,7 +494,8 @@ def train(data, skip_bad=False, **params):
     underscores: C, eps, solver, min_df, max_df, max_features, folds,
     threads, seed, search_C, multi_label, max_labels, hash_bits,
     word_ngrams, char_ngrams=(min, max), strip_accents, max_token_bytes,
-    passages (words per passage window; needs folds).
+    passages (words per passage window; needs folds), gate (learn whether an
+    article is about any label at all, from the unlabelled documents).
     The model's cross-validation report is in model.cv_report."""
     unknown = set(params) - set(_DATASET_KEYS) - set(train_params.__code__.co_varnames)
     if unknown:

@@ -334,6 +334,7 @@ def _parser():
     t.add_argument("--passages", type=int, metavar="WORDS")
     t.add_argument("--search-C", action="store_true")
     t.add_argument("--multi-label", action="store_true")
+    t.add_argument("--gate", action="store_true")
     t.add_argument("--seed", type=int)
     t.add_argument("--max-labels", type=int)
     t.add_argument("--skip-bad", action="store_true")

@@ -209,6 +209,7 @@ def main(a):
     params["strip_accents"] = a.strip_accents
     params["search_C"] = a.search_C
     params["multi_label"] = a.multi_label
+    params["gate"] = a.gate
     out_dir = os.path.dirname(os.path.abspath(a.output))
     if not os.access(out_dir, os.W_OK | os.X_OK):
         print("aitag.dask: %s: cannot write a model in %s" % (a.output, out_dir), file=sys.stderr)

@@ -157,6 +157,9 @@ def test_train_equals_cli_bytes(tmp_path, monkeypatch):
                     "--char-ngrams", "3:4", "--hash-bits", "18"], check=True)
     m2 = aitag.train(TRAIN, folds=2, passages=40, char_ngrams=(3, 4), hash_bits=18)
     assert m2.to_bytes() == out2.read_bytes() and m2.info["passages"]
+    out3 = tmp_path / "gate.aitag"
+    subprocess.run([CLI, "train", "-q", "-i", TRAIN, "-o", out3, "--folds", "2", "--gate"], check=True)
+    assert aitag.train(TRAIN, folds=2, gate=True).to_bytes() == out3.read_bytes()
     assert m.cv_report["folds"] == 2 and 0.5 < m.cv_report["micro_f1"] <= 1
 
 

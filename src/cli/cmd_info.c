@@ -48,6 +48,9 @@ static void print_settings(const aitag_model_info *i)
                i->cv_macro_f1, i->cv_accuracy, i->cv_subset_accuracy);
     for (uint32_t c = 0; c < i->n_search_C; c++)
         printf("%s C %g: %.4f\n", c ? "            " : "search C:   ", i->search_C[c], i->search_score[c]);
+    if (i->gate)
+        printf("gate:        tags only where the gate learnt from unlabelled articles opens (margin > %.3f)\n",
+               i->gate_threshold);
     if (i->passages)
         printf("passages:    paragraphs, windows of about %u words; a label's decision weighs its best passage "
                "(weights above)\n", i->passage_words);

@@ -21,6 +21,7 @@ static const cli_opt opts[] = {
     {"max-df", 0, "X", "ignore terms in more than this share of documents (default 1.0)"},
     {"max-features", 0, "N", "keep only the N most frequent terms (default: all)"},
     {"hash-bits", 0, "B", "hashing trick with 2^B features instead of a vocabulary (default off)"},
+    {"gate", 0, NULL, "also learn, from the unlabelled documents, whether an article is about any label at all, and tag only those (default off)"},
     {"passages", 0, "WORDS", "also score paragraphs (windows of about WORDS words) and tune how much each label's best passage weighs; needs folds (default off)"},
     {"word-ngrams", 0, "N", "word n-grams 1..4 (default 2)"},
     {"char-ngrams", 0, "MIN:MAX", "character n-grams of words, e.g. 3:5 (default none)"},
@@ -143,6 +144,8 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         } else if (IS("hash-bits")) {
             UINT_OPT(10, 30);
             hash_bits = (uint32_t)u;
+        } else if (IS("gate")) {
+            tp.gate = 1;
         } else if (IS("passages")) {
             UINT_OPT(8, 100000);
             passage_words = (uint32_t)u;
