@@ -82,9 +82,14 @@ def test_worker_killed_mid_run(client, reference):
     client.wait_for_workers(4, timeout=60)
 
 
-def test_command_line(tmp_path, reference):
-    out = tmp_path / "m.aitag"
+def test_command_line(tmp_path):
+    # the default model's kind of settings: passages and the gate, with a search over C
+    args = ["--folds", "2", "--search-C", "--passages", "60", "--gate"]
     env = dict(os.environ, SOURCE_DATE_EPOCH="1767225600")
-    subprocess.run([PYTHON, "-m", "aitag.dask", "train", "--scheduler", "local:2", "-q", "-i", TRAIN, "-o", out,
-                    "--folds", "3", "--search-C"], check=True, env=env, timeout=600)
-    assert out.read_bytes() == reference
+    ref = tmp_path / "ref.aitag"
+    subprocess.run([CLI, "train", "-q", "-i", TRAIN, "-o", ref] + args, check=True, env=env)
+    out = tmp_path / "m.aitag"
+    subprocess.run([PYTHON, "-m", "aitag.dask", "train", "--scheduler", "local:2", "-q", "-i", TRAIN, "-o", out]
+                   + args, check=True, env=env, timeout=600)
+    assert out.read_bytes() == ref.read_bytes()
+    assert aitag.load(out).info["passages"]
