@@ -3,9 +3,11 @@
 # Run as root (or with sudo). Installs nothing else.
 set -eu
 BUILD_DEPS="build-essential cmake pkg-config liblinear-dev libsvm-dev libutf8proc-dev libcjson-dev check python3 valgrind libmicrohttpd-dev curl wrk"
+# the Python package (cffi in ABI mode), its scikit-learn and Dask parts (pandas for Dask dataframes), and their tests
+PYTHON_DEPS="python3-cffi python3-numpy python3-scipy python3-sklearn python3-dask python3-distributed python3-pandas python3-pytest"
 # optional extras for `.ci/run` (sanitizer and fuzz runs): clang and its runtime
 EXTRA_DEPS="clang libclang-rt-dev"
-pkgs="$BUILD_DEPS"
+pkgs="$BUILD_DEPS $PYTHON_DEPS"
 if [ "${1:-}" = "--with-fuzz" ]; then
     pkgs="$pkgs $EXTRA_DEPS"
 fi

@@ -427,8 +427,17 @@ aitag_status aitag_stream_add_file(aitag_stream *s, const char *path, const aita
 aitag_status aitag_stream_add_jsonl(aitag_stream *s, const char *name, const char *data, size_t len,
                                     aitag_error *err)
 {
+    return aitag_stream_add_jsonl_at(s, name, 1, data, len, err);
+}
+
+aitag_status aitag_stream_add_jsonl_at(aitag_stream *s, const char *name, uint64_t first_line, const char *data,
+                                       size_t len, aitag_error *err)
+{
     if (!s || (!data && len))
         return aitag__fail(err, AITAG_INVALID, "aitag_stream_add_jsonl: %s is NULL", s ? "data" : "stream");
+    if (first_line < 1 || first_line > UINT64_MAX / 2)
+        return aitag__fail(err, AITAG_INVALID, "aitag_stream_add_jsonl_at: first line %llu is out of range",
+                           (unsigned long long)first_line);
     if (failed(s))
         return stopped(s, err);
     const char *kept = keep_name(s, name ? name : "<memory>");
@@ -436,7 +445,7 @@ aitag_status aitag_stream_add_jsonl(aitag_stream *s, const char *name, const cha
         fail_oom(s);
         return stopped(s, err);
     }
-    uint64_t ln = 0;
+    uint64_t ln = first_line - 1;
     size_t pos = 0;
     while (pos < len) {
         const char *nl = memchr(data + pos, '\n', len - pos);

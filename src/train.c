@@ -171,7 +171,8 @@ static aitag_status run_jobs(aitag_training *t, const aitag_train_params *p, ait
     pthread_cond_destroy(&r.cv);
     if (r.failed)
         return aitag__fail(err, r.failed, "training failed (%s): %s", name, r.err.msg);
-    /* the last report may cancel too: workers can finish before the first one */
+    /* the stage's last report may be its first (every job can end before the
+     * waiter wakes up): its answer counts like any other */
     if (cancelled || (progress && progress(ud, name, njobs, njobs)))
         return aitag__fail(err, AITAG_CANCELLED, "training cancelled");
     return AITAG_OK;

@@ -1471,6 +1471,71 @@ START_TEST(explain_with_n_zero_returns_nothing)
 }
 END_TEST
 
+/* ---- pieces of a JSON-lines input ------------------------------------- */
+
+static int collect_write(void *ud, const char *data, size_t len)
+{
+    char **buf = ud;
+    size_t have = *buf ? strlen(*buf) : 0;
+    char *p = realloc(*buf, have + len + 1);
+    if (!p)
+        return -1;
+    memcpy(p + have, data, len);
+    p[have + len] = '\0';
+    *buf = p;
+    return 0;
+}
+
+/* Classifies data as one piece starting at line first (or, first == 0, with
+ * aitag_stream_add_jsonl); returns the output lines (malloc'd). */
+static char *stream_piece(const aitag_model *m, uint64_t first, const char *data)
+{
+    char *out = NULL;
+    aitag_stream_params p = aitag_stream_params_default();
+    p.threads = 2;
+    p.scores = AITAG_SCORES_NONE;
+    aitag_sink sink = {collect_write, NULL, &out};
+    aitag_stream *s = NULL;
+    aitag_error err = {0};
+    ck_assert_int_eq(aitag_stream_create(m, &p, sink, &s, &err), AITAG_OK);
+    if (first)
+        ck_assert_int_eq(aitag_stream_add_jsonl_at(s, "in.jsonl", first, data, strlen(data), &err), AITAG_OK);
+    else
+        ck_assert_int_eq(aitag_stream_add_jsonl(s, "in.jsonl", data, strlen(data), &err), AITAG_OK);
+    ck_assert_int_eq(aitag_stream_finish(s, NULL, &err), AITAG_OK);
+    return out ? out : calloc(1, 1);
+}
+
+START_TEST(jsonl_pieces_keep_line_numbers)
+{
+    aitag_model *m = small_model(0);
+    static const char a[] = "\xEF\xBB\xBF{\"text\":\"gpu chips\"}\n\n";
+    static const char b[] = "\xEF\xBB\xBF{\"text\":\"robots\"}\r\n{\"id\":7,\"text\":\"x\"}\nnot json";
+    char whole[256];
+    snprintf(whole, sizeof whole, "%s%s", a, b);
+    char *w = stream_piece(m, 0, whole), *pa = stream_piece(m, 1, a), *pb = stream_piece(m, 3, b);
+    char *joined = malloc(strlen(pa) + strlen(pb) + 1);
+    ck_assert_ptr_nonnull(joined);
+    snprintf(joined, strlen(pa) + strlen(pb) + 1, "%s%s", pa, pb);
+    /* the BOM inside the whole input (line 3) is not a first-line BOM: both see the same line */
+    ck_assert_str_eq(joined, w);
+    ck_assert_ptr_nonnull(strstr(pb, "\"id\": \"3\""));
+    ck_assert_ptr_nonnull(strstr(pb, "\"id\": 7"));
+    ck_assert_ptr_nonnull(strstr(pb, "in.jsonl:5: malformed JSON"));
+    ck_assert_ptr_nonnull(strstr(pa, "in.jsonl:2: empty line"));
+    ck_assert_ptr_null(strstr(pa, "\"error\": \"in.jsonl:1"));  /* a BOM on line 1 is dropped */
+    aitag_stream_params p = aitag_stream_params_default();
+    aitag_sink sink = {collect_write, NULL, &w};
+    aitag_stream *s = NULL;
+    aitag_error err = {0};
+    ck_assert_int_eq(aitag_stream_create(m, &p, sink, &s, &err), AITAG_OK);
+    ck_assert_int_eq(aitag_stream_add_jsonl_at(s, "x", 0, a, strlen(a), &err), AITAG_INVALID);
+    ck_assert_int_eq(aitag_stream_finish(s, NULL, &err), AITAG_OK);
+    free(w), free(pa), free(pb), free(joined);
+    aitag_model_free(m);
+}
+END_TEST
+
 /* ---- labels and the default path --------------------------------------- */
 
 START_TEST(label_index_finds_every_label)
@@ -1557,6 +1622,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, nan_weights_are_refused);
     tcase_add_test(tc, label_index_finds_every_label);
     tcase_add_test(tc, default_model_path_honours_env);
+    tcase_add_test(tc, jsonl_pieces_keep_line_numbers);
     suite_add_tcase(s, tc);
     return s;
 }

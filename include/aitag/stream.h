@@ -98,6 +98,14 @@ AITAG_API aitag_status aitag_stream_add_file(aitag_stream *s, const char *path, 
 AITAG_API aitag_status aitag_stream_add_jsonl(aitag_stream *s, const char *name, const char *data, size_t len,
                                               aitag_error *err);
 
+/* The same for a piece of a larger JSON-lines input that starts at line
+ * first_line (1-based) of name: ids of records without one and error lines
+ * carry the line numbers of the whole input, and a byte-order mark is dropped
+ * only when first_line is 1. Pieces of one input classified apart (on other
+ * threads, processes or machines) thus print what the whole input would. */
+AITAG_API aitag_status aitag_stream_add_jsonl_at(aitag_stream *s, const char *name, uint64_t first_line,
+                                                 const char *data, size_t len, aitag_error *err);
+
 /* Queues one article (copied). id (NUL-terminated, may be NULL: the running
  * record number) is echoed as a string. */
 AITAG_API aitag_status aitag_stream_add_text(aitag_stream *s, const char *id, const char *text, size_t len,
