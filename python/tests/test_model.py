@@ -88,7 +88,8 @@ def test_jsonl_pieces_keep_whole_file_line_numbers(model):
     assert a + b == whole
     out = [json.loads(l) for l in whole.splitlines()]
     assert [o["id"] for o in out] == ["1", "2", 7, "4", "5"]
-    assert out[3]["error"] == "f.jsonl:4: malformed JSON"
+    assert out[3]["error"] == ("f.jsonl:4: malformed JSON at column 1: unexpected character "
+                               "(expected a value: string, number, object, array, true, false or null)")
     with pytest.raises(aitag.AitagError) as e:
         model.classify_jsonl(b"{}", first_line=0)
     assert e.value.code == "INVALID"
