@@ -309,6 +309,16 @@ static int score_passage(aitag_classifier *c)
     return 0;
 }
 
+/* Keeps, per label, the best passage margin so far (pmargins holds passage p's). */
+static void keep_best(aitag_classifier *c, size_t p)
+{
+    for (uint32_t k = 0; k < c->m->n_labels; k++)
+        if (c->pmargins[k] > c->best[k]) {
+            c->best[k] = c->pmargins[k];
+            c->best_span[k] = p;
+        }
+}
+
 /* For evidence with a model trained on whole articles: each passage
  * featurized and scored on its own (the document is featurized after). */
 static aitag_status score_passages_apart(aitag_classifier *c, const char *text, aitag_error *err)
@@ -323,11 +333,7 @@ static aitag_status score_passages_apart(aitag_classifier *c, const char *text, 
         if (rc != AITAG_OK)
             return rc;
         aitag_score(c, &x, c->pmargins);
-        for (uint32_t k = 0; k < K; k++)
-            if (c->pmargins[k] > c->best[k]) {
-                c->best[k] = c->pmargins[k];
-                c->best_span[k] = p;
-            }
+        keep_best(c, p);
     }
     return AITAG_OK;
 }
@@ -358,11 +364,8 @@ static aitag_status featurize_passages(aitag_classifier *c, const char *text, ai
         stats->invalid += ps.invalid;
         stats->nul_bytes += ps.nul_bytes;
         stats->dropped_long += ps.dropped_long;
-        for (uint32_t k = 0; rc == AITAG_OK && !c->oom && k < K; k++)
-            if (c->pmargins[k] > c->best[k]) {
-                c->best[k] = c->pmargins[k];
-                c->best_span[k] = p;
-            }
+        if (rc == AITAG_OK && !c->oom)
+            keep_best(c, p);
     }
     c->in_passage = 0;
     for (size_t i = 0; i < c->pn; i++) /* what an interrupted passage had counted */

@@ -49,4 +49,14 @@ typedef struct aitag__ranked {
 } aitag__ranked;
 int aitag__by_margin(const void *a, const void *b);
 
+/* splitmix64: the library's one pseudo-random step (fold shuffles, the dual
+ * solver's visiting order); deterministic from the caller's state. */
+static inline uint64_t aitag__splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 #endif

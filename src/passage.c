@@ -38,6 +38,12 @@ static int is_space(uint32_t c)
            (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F;
 }
 
+/* An ASCII byte that belongs to a word: anything but a space or a line break. */
+static int ascii_word_byte(unsigned char b)
+{
+    return b < 0x80 && b != '\n' && b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != '\v';
+}
+
 static int is_break(uint32_t c) { return c == '\n' || c == 0x2028 || c == 0x2029 || c == 0x85; }
 
 /* Sixths of a word this character is worth when it stands alone (0: it is
@@ -106,7 +112,7 @@ int aitag__passages(const char *text, size_t len, uint32_t words, aitag__spans *
     size_t total = 0;
     for (size_t i = 0; i < len;) {
         unsigned char b = p[i];
-        if (b < 0x80 && b != '\n' && b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != '\v') {
+        if (ascii_word_byte(b)) {
             /* ASCII word bytes, the common case: one step per byte */
             if (!in_word) {
                 if (c.open && c.units >= c.words && push(&c, 1)) /* a window is full */
@@ -121,8 +127,7 @@ int aitag__passages(const char *text, size_t len, uint32_t words, aitag__spans *
             }
             while (i < len && p[i] > ' ' && p[i] < 0x7F)
                 i++;
-            if (i < len && p[i] < 0x80 && p[i] != '\n' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
-                p[i] != '\f' && p[i] != '\v')
+            if (i < len && ascii_word_byte(p[i]))
                 i++; /* a control byte or DEL: part of the word */
             c.last = i;
             continue;

@@ -29,14 +29,6 @@ typedef struct {
     const aitag__rows *r;
 } dcd_solver;
 
-static uint64_t next_random(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* The state of one solve: rows idx[0..n), labels y, weights w (+ bias). */
 typedef struct {
     const aitag__rows *r;
@@ -72,7 +64,7 @@ static void one_pass(dcd_state *st, size_t *active, double pg_max_old, double *p
 {
     size_t a = *active;
     for (size_t s = 0; s + 1 < a; s++) { /* shuffle the active set */
-        size_t j = s + (size_t)(next_random(rng) % (a - s));
+        size_t j = s + (size_t)(aitag__splitmix64(rng) % (a - s));
         uint32_t t = st->order[s];
         st->order[s] = st->order[j];
         st->order[j] = t;

@@ -70,14 +70,6 @@ struct aitag_training {
 
 /* ---- set up -------------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 typedef struct {
     const char *s;
     size_t len;
@@ -172,7 +164,7 @@ static aitag_status setup_folds(aitag_training *t)
     memcpy(perm, t->all_idx, N * sizeof *perm);
     uint64_t st = t->p.seed;
     for (size_t i = N; i > 1; i--) {
-        size_t j = (size_t)(splitmix(&st) % i);
+        size_t j = (size_t)(aitag__splitmix64(&st) % i);
         uint32_t tmp = perm[i - 1];
         perm[i - 1] = perm[j];
         perm[j] = tmp;

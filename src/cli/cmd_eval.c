@@ -274,64 +274,57 @@ static int gold_ids(unknown_set *unk, const aitag_record *rec, size_t K, uint32_
     return 0;
 }
 
-static int run(const cli_cmd *cmd, int argc, char **argv)
+/* What one evaluation run holds. */
+typedef struct {
+    const aitag_model *m;
+    aitag_classifier *c;
+    aitag_metrics *mt;
+    unknown_set unk;
+    aitag_classify_opts copt;
+    FILE *pf;          /* --predictions, or NULL */
+    aitag__sbuf line;
+    const char *in;
+} eval_run;
+
+/* Classifies one labelled record and counts it; -1 after printing why not. */
+static int eval_record(eval_run *e, const aitag_record *rec)
 {
-    eval_args a = {NULL, NULL, NULL, 0, aitag_decide_opts_default(), aitag_corpus_params_default()};
-    a.cp.labels_required = 1;
-    int stop = parse_args(cmd, argc, argv, &a);
-    if (stop >= 0)
-        return stop;
-    const char *model_path = a.model_path, *in = a.in, *pred_path = a.pred_path;
-    int json = a.json;
-    aitag_decide_opts dopt = a.dopt;
-    aitag_corpus_params cp = a.cp;
-    char model_buf[4096];
-    if (!model_path) {
-        if (cli_default_model(model_buf, sizeof model_buf) != 0)
-            return EXIT_FAIL;
-        model_path = model_buf;
-    }
-    const char *inputs[2] = {in, model_path};
-    if (pred_path && cli_check_output(pred_path, "--predictions", inputs, 2) != 0)
-        return EXIT_USAGE;
-    aitag_model *m = NULL;
-    if (cli_load_model(model_path, &m) != 0)
-        return EXIT_FAIL;
-    int rc = EXIT_FAIL;
-    aitag_error err = {0};
-    aitag_corpus_reader *r = NULL;
-    aitag_classifier *c = NULL;
-    aitag_metrics *mt = NULL;
-    unknown_set unk = {0};
-    FILE *pf = NULL;
-    size_t K = aitag_model_num_labels(m);
-    double *margins = calloc(K, sizeof *margins);
-    uint32_t *tags = calloc(K, sizeof *tags), gold[64];
-    uint64_t bad = 0;
-    aitag__sbuf line = {0};
-    if (!margins || !tags || label_map_init(&unk, m) != 0) {
+    uint32_t gold[AITAG_MAX_LABELS_PER_DOC];
+    size_t ng = 0;
+    if (gold_ids(&e->unk, rec, aitag_model_num_labels(e->m), gold, &ng) != 0) {
         cli_err("out of memory");
-        goto done;
+        return -1;
     }
-    if (aitag_corpus_open(in, &cp, &r, &err) != AITAG_OK || aitag_classifier_create(m, &c, &err) != AITAG_OK ||
-        aitag_metrics_create(K, &mt, &err) != AITAG_OK) {
-        cli_err("%s", err.msg);
-        goto done;
+    aitag_result res;
+    aitag_error err = {0};
+    if (aitag_classify(e->c, rec->text, rec->text_len, &e->copt, &res, &err) != AITAG_OK) {
+        cli_err("%s:%llu: %s", e->in, (unsigned long long)rec->line, err.msg);
+        return -1;
     }
-    if (pred_path && !(pf = fopen(pred_path, "w"))) {
-        cli_err("%s: cannot write: %s", pred_path, strerror(errno));
-        goto done;
+    if (aitag_metrics_add(e->mt, gold, ng, res.tags, res.n_tags) != AITAG_OK) {
+        cli_err("out of memory");
+        return -1;
     }
+    if (e->pf)
+        write_prediction(e->pf, &e->line, e->m, rec->id, res.tags, res.n_tags);
+    return 0;
+}
+
+/* Every record of the corpus; returns the bad lines skipped, or -1. */
+static int64_t eval_corpus(eval_run *e, aitag_corpus_reader *r)
+{
     aitag_record rec;
     aitag_status s;
+    aitag_error err = {0};
+    int64_t bad = 0;
     while ((s = aitag_corpus_next(r, &rec, &err)) != AITAG_END) {
         if (s == AITAG_IO || s == AITAG_NOMEM) {
             cli_err("%s", err.msg);
-            goto done;
+            return -1;
         }
         if (s == AITAG_OK && !rec.has_labels) {
             s = AITAG_PARSE;
-            snprintf(err.msg, sizeof err.msg, "%.300s:%llu: \"labels\" is missing", in, (unsigned long long)rec.line);
+            snprintf(err.msg, sizeof err.msg, "%.300s:%llu: \"labels\" is missing", e->in, (unsigned long long)rec.line);
         }
         if (s != AITAG_OK) {
             if (!rec.blank) {
@@ -340,49 +333,76 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
             }
             continue;
         }
-        size_t ng = 0;
-        if (gold_ids(&unk, &rec, K, gold, &ng) != 0) {
-            cli_err("out of memory");
-            goto done;
-        }
-        aitag_classify_opts copt = aitag_classify_opts_default();
-        copt.decide = dopt;
-        aitag_result res;
-        if (aitag_classify(c, rec.text, rec.text_len, &copt, &res, &err) != AITAG_OK) {
-            cli_err("%s:%llu: %s", in, (unsigned long long)rec.line, err.msg);
-            goto done;
-        }
-        size_t np = res.n_tags;
-        memcpy(tags, res.tags, np * sizeof *tags);
-        if (aitag_metrics_add(mt, gold, ng, tags, np) != AITAG_OK) {
-            cli_err("out of memory");
-            goto done;
-        }
-        if (pf)
-            write_prediction(pf, &line, m, rec.id, tags, np);
+        if (eval_record(e, &rec) != 0)
+            return -1;
     }
-    for (size_t i = 0; i < unk.n; i++)
-        cli_warn("label '%s' (%llu documents) is not in the model: counted as missed", unk.names[i],
-                 (unsigned long long)unk.count[i]);
-    if (json)
-        print_json(m, mt, &unk, bad);
+    return bad;
+}
+
+static int run(const cli_cmd *cmd, int argc, char **argv)
+{
+    eval_args a = {NULL, NULL, NULL, 0, aitag_decide_opts_default(), aitag_corpus_params_default()};
+    a.cp.labels_required = 1;
+    int stop = parse_args(cmd, argc, argv, &a);
+    if (stop >= 0)
+        return stop;
+    char model_buf[4096];
+    if (!a.model_path) {
+        if (cli_default_model(model_buf, sizeof model_buf) != 0)
+            return EXIT_FAIL;
+        a.model_path = model_buf;
+    }
+    const char *inputs[2] = {a.in, a.model_path};
+    if (a.pred_path && cli_check_output(a.pred_path, "--predictions", inputs, 2) != 0)
+        return EXIT_USAGE;
+    aitag_model *m = NULL;
+    if (cli_load_model(a.model_path, &m) != 0)
+        return EXIT_FAIL;
+    eval_run e;
+    memset(&e, 0, sizeof e);
+    e.m = m;
+    e.copt = aitag_classify_opts_default();
+    e.copt.decide = a.dopt;
+    e.in = a.in;
+    int rc = EXIT_FAIL;
+    aitag_error err = {0};
+    aitag_corpus_reader *r = NULL;
+    if (label_map_init(&e.unk, m) != 0) {
+        cli_err("out of memory");
+        goto done;
+    }
+    if (aitag_corpus_open(a.in, &a.cp, &r, &err) != AITAG_OK || aitag_classifier_create(m, &e.c, &err) != AITAG_OK ||
+        aitag_metrics_create(aitag_model_num_labels(m), &e.mt, &err) != AITAG_OK) {
+        cli_err("%s", err.msg);
+        goto done;
+    }
+    if (a.pred_path && !(e.pf = fopen(a.pred_path, "w"))) {
+        cli_err("%s: cannot write: %s", a.pred_path, strerror(errno));
+        goto done;
+    }
+    int64_t bad = eval_corpus(&e, r);
+    if (bad < 0)
+        goto done;
+    for (size_t i = 0; i < e.unk.n; i++)
+        cli_warn("label '%s' (%llu documents) is not in the model: counted as missed", e.unk.names[i],
+                 (unsigned long long)e.unk.count[i]);
+    if (a.json)
+        print_json(m, e.mt, &e.unk, (uint64_t)bad);
     else
-        print_text(m, mt, &unk, bad);
+        print_text(m, e.mt, &e.unk, (uint64_t)bad);
     rc = bad ? EXIT_FAIL : EXIT_OK;
-    if (pf && (fclose(pf) != 0)) {
-        cli_err("%s: write error", pred_path);
+    if (e.pf && fclose(e.pf) != 0) {
+        cli_err("%s: write error", a.pred_path);
         rc = EXIT_FAIL;
     }
-    pf = NULL;
+    e.pf = NULL;
 done:
-    if (pf)
-        fclose(pf);
-    aitag__sb_free(&line);
-    label_map_free(&unk);
-    free(margins);
-    free(tags);
-    aitag_metrics_free(mt);
-    aitag_classifier_free(c);
+    if (e.pf)
+        fclose(e.pf);
+    aitag__sb_free(&e.line);
+    label_map_free(&e.unk);
+    aitag_metrics_free(e.mt);
+    aitag_classifier_free(e.c);
     aitag_corpus_close(r);
     aitag_model_free(m);
     return rc;

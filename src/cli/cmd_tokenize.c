@@ -74,13 +74,17 @@ static void terms_line(aitag__sbuf *line, int json, const char *id, aitag__sbuf 
     }
 }
 
-static int run(const cli_cmd *cmd, int argc, char **argv)
-{
-    aitag_tokenizer_params tp = aitag_tokenizer_params_default();
-    aitag_corpus_params cp = aitag_corpus_params_default();
-    const char *model_path = NULL;
+typedef struct {
+    aitag_tokenizer_params tp;
+    aitag_corpus_params cp;
+    const char *model_path;
     const char *inputs[256];
-    int n_in = 0, all = 0, json = 0, rc = EXIT_OK;
+    int n_in, all, json;
+} tokenize_args;
+
+/* The options; -1 when all is well, else the exit code. */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, tokenize_args *a)
+{
     cli_iter it;
     cli_iter_init(&it, cmd, argc, argv);
     const char *v;
@@ -91,35 +95,52 @@ static int run(const cli_cmd *cmd, int argc, char **argv)
         if (stop >= 0)
             return stop;
         if (o == CLI_POSITIONAL) {
-            if (n_in == 256)
+            if (a->n_in == 256)
                 return cli_usage_error(cmd, "at most 256 input files");
-            inputs[n_in++] = v;
+            a->inputs[a->n_in++] = v;
         } else if (cli_opt_is(&it, o, "model")) {
-            model_path = v;
+            a->model_path = v;
         } else if (cli_opt_is(&it, o, "all")) {
-            all = 1;
+            a->all = 1;
         } else if (cli_opt_is(&it, o, "word-ngrams")) {
             if (cli_uint(cmd, "word-ngrams", v, 1, AITAG_MAX_WORD_NGRAMS, &u))
                 return EXIT_USAGE;
-            tp.word_ngrams = (uint32_t)u;
+            a->tp.word_ngrams = (uint32_t)u;
         } else if (cli_opt_is(&it, o, "char-ngrams")) {
-            if (parse_range(cmd, "char-ngrams", v, &tp.char_ngram_min, &tp.char_ngram_max))
+            if (parse_range(cmd, "char-ngrams", v, &a->tp.char_ngram_min, &a->tp.char_ngram_max))
                 return EXIT_USAGE;
         } else if (cli_opt_is(&it, o, "strip-accents")) {
-            tp.strip_accents = 1;
+            a->tp.strip_accents = 1;
         } else if (cli_opt_is(&it, o, "json")) {
-            json = 1;
+            a->json = 1;
         } else if (cli_opt_is(&it, o, "input-format")) {
-            if (parse_input_format(cmd, v, &cp.format))
+            if (parse_input_format(cmd, v, &a->cp.format))
                 return EXIT_USAGE;
         } else if (cli_opt_is(&it, o, "max-bytes")) {
             if (cli_uint(cmd, "max-bytes", v, 16, (uint64_t)1 << 40, &u))
                 return EXIT_USAGE;
-            cp.max_bytes = (size_t)u;
+            a->cp.max_bytes = (size_t)u;
         }
     }
-    if (n_in == 0)
-        inputs[n_in++] = "-";
+    if (a->n_in == 0)
+        a->inputs[a->n_in++] = "-";
+    return -1;
+}
+
+static int run(const cli_cmd *cmd, int argc, char **argv)
+{
+    tokenize_args a;
+    memset(&a, 0, sizeof a);
+    a.tp = aitag_tokenizer_params_default();
+    a.cp = aitag_corpus_params_default();
+    int stop_now = parse_args(cmd, argc, argv, &a);
+    if (stop_now >= 0)
+        return stop_now;
+    aitag_tokenizer_params tp = a.tp;
+    const aitag_corpus_params cp = a.cp;
+    const char *model_path = a.model_path;
+    const char *const *inputs = a.inputs;
+    int n_in = a.n_in, all = a.all, json = a.json, rc = EXIT_OK;
     if (model_path) {
         aitag_model *m = NULL;
         if (cli_load_model(model_path, &m) != 0)

@@ -125,6 +125,21 @@ typedef struct train_args {
     int quiet, skip_bad, show_cv, json, folds_given, max_features_given;
 } train_args;
 
+/* --solver NAME; 0, or -1 (unknown name). */
+static int parse_solver(const char *v, aitag_solver *out)
+{
+    static const struct {
+        const char *name;
+        aitag_solver solver;
+    } solvers[] = {{"dcd", AITAG_SOLVER_DCD}, {"liblinear", AITAG_SOLVER_LIBLINEAR}, {"libsvm", AITAG_SOLVER_LIBSVM}};
+    for (size_t i = 0; i < sizeof solvers / sizeof solvers[0]; i++)
+        if (strcmp(v, solvers[i].name) == 0) {
+            *out = solvers[i].solver;
+            return 0;
+        }
+    return -1;
+}
+
 /* One option; 0, or an exit code. */
 static int take_option(const cli_cmd *cmd, const char *name, const char *v, train_args *a)
 {
@@ -145,13 +160,7 @@ static int take_option(const cli_cmd *cmd, const char *name, const char *v, trai
         DBL_OPT(1e-6, 1e6);
         a->tp.C = d;
     } else if (IS("solver")) {
-        if (strcmp(v, "dcd") == 0)
-            a->tp.solver = AITAG_SOLVER_DCD;
-        else if (strcmp(v, "liblinear") == 0)
-            a->tp.solver = AITAG_SOLVER_LIBLINEAR;
-        else if (strcmp(v, "libsvm") == 0)
-            a->tp.solver = AITAG_SOLVER_LIBSVM;
-        else
+        if (parse_solver(v, &a->tp.solver) != 0)
             return cli_usage_error(cmd, "--solver: '%s' is not dcd, liblinear or libsvm", v);
     } else if (IS("eps")) {
         DBL_OPT(0, 10);
