@@ -117,6 +117,28 @@ def model_ref(client, model, on_workers=False):
     return ("bytes", key, fut)
 
 
+class _Job:
+    """A task and how to submit it again: a worker lost at the wrong moment can
+    leave its future cancelled instead of retried; the piece is computed again
+    (the same bytes, since classification is deterministic)."""
+
+    def __init__(self, client, fn, args, tries=3):
+        self.client, self.fn, self.args, self.tries = client, fn, args, tries
+        self.fut = client.submit(fn, *args, pure=False)
+
+    def result(self):
+        from concurrent.futures import CancelledError
+        for attempt in range(self.tries):
+            try:
+                out = self.fut.result()
+                self.fut.release()
+                return out
+            except CancelledError:
+                if attempt + 1 == self.tries:
+                    raise
+                self.fut = self.client.submit(self.fn, *self.args, pure=False)
+
+
 def classify_files(client, model, inputs, outdir=None, chunk_bytes=8 << 20, model_on_workers=False,
                    out_name=None, **opts):
     """Classifies input files on the cluster. Writes OUTDIR/<name>.tags.jsonl
@@ -139,12 +161,12 @@ def classify_files(client, model, inputs, outdir=None, chunk_bytes=8 << 20, mode
     jobs = []
     for (path, pieces), cf in zip(plans, counts):
         if pieces is None:
-            jobs.append([client.submit(_classify_whole, ref, path, opts, pure=False)])
+            jobs.append([_Job(client, _classify_whole, (ref, path, opts))])
             continue
         n = client.gather(cf)
         first, futs = 1, []
         for (a, b), k in zip(pieces, n):
-            futs.append(client.submit(_classify_piece, ref, path, a, b, first, opts, pure=False))
+            futs.append(_Job(client, _classify_piece, (ref, path, a, b, first, opts)))
             first += k
         jobs.append(futs)
     results = []
@@ -164,7 +186,6 @@ def classify_files(client, model, inputs, outdir=None, chunk_bytes=8 << 20, mode
         try:
             for fut in futs:           # in input order, each piece as soon as it is there
                 data, st = fut.result()
-                fut.release()
                 for k in total:
                     total[k] += st[k]
                 if sink is not None:
