@@ -2,7 +2,7 @@
 # install-deps.sh: the one place that names aitag's dependencies (Debian 12 packages).
 # Run as root (or with sudo). Installs nothing else.
 set -eu
-BUILD_DEPS="build-essential cmake pkg-config liblinear-dev libsvm-dev libutf8proc-dev libcjson-dev check python3 valgrind libmicrohttpd-dev curl wrk"
+BUILD_DEPS="build-essential cmake pkg-config liblinear-dev libsvm-dev libutf8proc-dev libcjson-dev libxxhash-dev check python3 valgrind libmicrohttpd-dev curl wrk"
 # the Python package (cffi in ABI mode), its scikit-learn and Dask parts (pandas for Dask dataframes), and their tests
 PYTHON_DEPS="python3-cffi python3-numpy python3-scipy python3-sklearn python3-dask python3-distributed python3-pandas python3-pytest"
 # optional extras for `.ci/run` (sanitizer and fuzz runs): clang and its runtime

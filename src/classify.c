@@ -15,6 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define AITAG__X86 1
+#endif
+
 #include "format.h"
 #include "passage.h"
 #include "internal.h"
@@ -35,7 +41,9 @@ struct aitag_classifier {
     float *vals;
     double *raw;           /* unnormalised TF-IDF of the touched features */
     size_t vals_cap, raw_cap;
-    float *acc;            /* K accumulators */
+    float *acc;            /* K accumulators (rounded up to 8) */
+    /* adds x's weighted rows of a model of halves into acc */
+    void (*score16)(const aitag_model *m, const aitag_features *x, float *acc);
     int oom;
     /* aitag_classify's result, K entries each */
     double *margins, *probs;
@@ -59,6 +67,88 @@ struct aitag_classifier {
     unsigned pend_head, pend_n;
 };
 
+/* Rows of halves, converted one at a time (any CPU). */
+static void score16_scalar(const aitag_model *m, const aitag_features *x, float *acc)
+{
+    const uint32_t K = m->n_labels;
+    for (size_t i = 0; i < x->n; i++) {
+        const uint16_t *w = m->weights16 + (size_t)x->ids[i] * K;
+        const float v = x->vals[i];
+        for (uint32_t k = 0; k < K; k++)
+            acc[k] += v * aitag__f16_to_f32(w[k]);
+    }
+}
+
+#ifdef AITAG__X86
+/* Rows of halves, 8 at a time with F16C: a row is read in blocks of 8
+ * halves, the last one reaching past the row into the next (or into the
+ * image's zeroed slack): those lanes land in acc[K..K8), never read. The
+ * sums are the scalar loop's, bit for bit (multiply, then add: no FMA).
+ * Up to 32 labels, the sums stay in registers. */
+#define SCORE16_REGS(NB)                                                                             \
+    do {                                                                                           \
+        __m256 a[NB];                                                                              \
+        for (int b = 0; b < NB; b++)                                                               \
+            a[b] = _mm256_setzero_ps();                                                            \
+        for (size_t i = 0; i < x->n; i++) {                                                        \
+            const uint16_t *w = m->weights16 + (size_t)x->ids[i] * K;                              \
+            const __m256 v = _mm256_set1_ps(x->vals[i]);                                           \
+            for (int b = 0; b < NB; b++)                                                           \
+                a[b] = _mm256_add_ps(                                                              \
+                    a[b], _mm256_mul_ps(v, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 8 * b))))); \
+        }                                                                                          \
+        for (int b = 0; b < NB; b++)                                                               \
+            _mm256_storeu_ps(acc + 8 * b, a[b]);                                                   \
+    } while (0)
+
+__attribute__((target("avx,f16c"))) static void score16_f16c(const aitag_model *m, const aitag_features *x,
+                                                             float *acc)
+{
+    const uint32_t K = m->n_labels, K8 = (K + 7) & ~7u;
+    switch (K8 / 8) {
+    case 1: SCORE16_REGS(1); return;
+    case 2: SCORE16_REGS(2); return;
+    case 3: SCORE16_REGS(3); return;
+    case 4: SCORE16_REGS(4); return;
+    default: break;
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        const uint16_t *w = m->weights16 + (size_t)x->ids[i] * K;
+        const __m256 v = _mm256_set1_ps(x->vals[i]);
+        for (uint32_t k = 0; k < K8; k += 8) {
+            __m256 wk = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k)));
+            _mm256_storeu_ps(acc + k, _mm256_add_ps(_mm256_loadu_ps(acc + k), _mm256_mul_ps(v, wk)));
+        }
+    }
+}
+#endif
+
+#ifdef AITAG__X86
+/* AVX and F16C, and an OS that saves the YMM registers (CPUID leaf 1 and
+ * XGETBV; __builtin_cpu_supports knows no "f16c" in every compiler). */
+static int have_f16c(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    const unsigned osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29;
+    if ((c & (osxsave | avx | f16c)) != (osxsave | avx | f16c))
+        return 0;
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6u) == 6u; /* XMM and YMM state enabled */
+}
+#endif
+
+static void (*score16_pick(void))(const aitag_model *, const aitag_features *, float *)
+{
+#ifdef AITAG__X86
+    if (have_f16c())
+        return score16_f16c;
+#endif
+    return score16_scalar;
+}
+
 aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **out, aitag_error *err)
 {
     *out = NULL;
@@ -67,7 +157,8 @@ aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **ou
         return aitag__fail(err, AITAG_NOMEM, "out of memory creating a classifier");
     c->m = m;
     c->count = aitag__calloc(m->n_features, sizeof *c->count);
-    c->acc = aitag__calloc(m->n_labels, sizeof *c->acc);
+    c->acc = aitag__calloc(((size_t)m->n_labels + 7) & ~(size_t)7, sizeof *c->acc);
+    c->score16 = score16_pick();
     c->margins = aitag__calloc(m->n_labels, sizeof *c->margins);
     c->probs = aitag__calloc(m->n_labels, sizeof *c->probs);
     c->tags = aitag__calloc(m->n_labels, sizeof *c->tags);
@@ -230,12 +321,15 @@ void aitag_score(aitag_classifier *c, const aitag_features *x, double *margins)
     const uint32_t K = m->n_labels;
     float *acc = c->acc;
     memset(acc, 0, K * sizeof *acc);
-    for (size_t i = 0; i < x->n; i++) {
-        const float *w = m->weights + (size_t)x->ids[i] * K;
-        const float v = x->vals[i];
-        for (uint32_t k = 0; k < K; k++)
-            acc[k] += v * w[k];
-    }
+    if (m->weights16)
+        c->score16(m, x, acc);
+    else
+        for (size_t i = 0; i < x->n; i++) {
+            const float *w = m->weights + (size_t)x->ids[i] * K;
+            const float v = x->vals[i];
+            for (uint32_t k = 0; k < K; k++)
+                acc[k] += v * w[k];
+        }
     for (uint32_t k = 0; k < K; k++)
         margins[k] = (double)acc[k] + m->bias[k];
 }
@@ -249,7 +343,7 @@ size_t aitag_explain(aitag_classifier *c, const aitag_features *x, size_t k, siz
         return 0;
     /* keep the n largest positive contributions by insertion (n is small) */
     for (size_t i = 0; i < x->n; i++) {
-        double v = (double)x->vals[i] * m->weights[(size_t)x->ids[i] * m->n_labels + k];
+        double v = (double)x->vals[i] * aitag__model_weight(m, x->ids[i], k);
         if (!(v > 0) || (got == n && v <= contrib[got - 1])) /* !(v > 0) also skips NaN */
             continue;
         size_t j = got < n ? got++ : n - 1;

@@ -26,6 +26,11 @@ void *aitag__realloc(void *p, size_t n);
 void  aitag__free(void *p);
 char *aitag__strndup(const char *s, size_t n);
 
+/* A large zero-filled block (a model image, a classifier's counts), mapped
+ * with huge pages where possible; *mapped is what aitag__big_free needs. */
+void *aitag__big_alloc(size_t n, size_t *mapped);
+void  aitag__big_free(void *p, size_t mapped);
+
 /* Test hook: after n more successful allocations, every allocation fails.
  * n < 0 switches failure injection off. Not thread-safe; tests only. */
 void aitag__set_alloc_fail_after(long n);
@@ -38,8 +43,13 @@ int aitag__grow(void *buf, size_t *cap, size_t need, size_t elem);
  * the model format, so it must never change). */
 uint64_t aitag__hash_bytes(const void *data, size_t len);
 
-/* Checksum of a file section: the same function, named "fnv1a64" in the model. */
+/* Checksum of the header and sections of a format-1 or -2 model ("fnv1a64"). */
 uint64_t aitag__checksum(const void *data, size_t len);
+
+/* The checksum a model of format `version` uses: fnv1a64 up to version 2,
+ * XXH3-64 (xxHash, seed 0, named "xxh3-64") from version 3 on. */
+uint64_t aitag__checksum_for(uint32_t version, const void *data, size_t len);
+const char *aitag__checksum_name(uint32_t version);
 
 /* A label index with its margin; aitag__by_margin orders them best first
  * (ties by index), the order in which tags are reported. */

@@ -231,7 +231,8 @@ static int put_sections(cJSON *h, const aitag_model_info *i)
         }
         const aitag_model_section *x = &i->sections[s];
         if (add_str(o, "name", x->name) | add_num(o, "offset", (double)x->offset) | add_num(o, "size", (double)x->size) |
-            add_hex(o, "checksum", x->checksum) | add_str(o, "checksum_algorithm", "fnv1a64"))
+            add_hex(o, "checksum", x->checksum) |
+            add_str(o, "checksum_algorithm", aitag__checksum_name(i->format_version)))
             return -1;
     }
     return a ? 0 : -1;

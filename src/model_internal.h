@@ -38,13 +38,30 @@ struct aitag_model {
     const uint32_t *table;      /* table_size slots of two u32: id + 1 (0 = empty), hash >> 32 */
     uint32_t table_size;        /* power of two */
     const float *idf;           /* n_features */
-    const float *weights;       /* n_features x n_labels */
+    /* n_features x n_labels weights, feature-major: as floats (formats 1
+     * and 2) or as halves (format 3 on, f16.h); exactly one is set */
+    const float *weights;
+    const uint16_t *weights16;
     const float *gate;          /* n_features gate weights, or NULL */
 
     char *header;            /* JSON text, NUL-terminated copy */
-    const uint8_t *image;    /* whole file image, owned */
+    const uint8_t *image;    /* whole file image, owned; AITAG__SLACK zero
+                              * bytes follow it, so that the scoring loop may
+                              * read a row of halves 8 at a time */
     size_t image_size;
+    size_t image_mapped;     /* for aitag__big_free */
 };
+
+#define AITAG__SLACK 64
+
+#include "f16.h"
+
+/* Weight of feature id for label k, whichever way the model stores it. */
+static inline float aitag__model_weight(const aitag_model *m, size_t id, size_t k)
+{
+    size_t i = id * m->n_labels + k;
+    return m->weights16 ? aitag__f16_to_f32(m->weights16[i]) : m->weights[i];
+}
 
 /* What training decides; model_io.c lays it out as an image. meta holds the
  * labels, numbers and settings (its sections, version and date are filled
@@ -54,7 +71,7 @@ typedef struct aitag__model_spec {
     const char *terms;          /* NULL for hashed models */
     const uint32_t *term_off;
     const float *idf;
-    const float *weights;
+    const float *weights;       /* V x K, stored as halves */
     const float *gate;          /* V gate weights, or NULL */
 } aitag__model_spec;
 

@@ -61,7 +61,7 @@ void aitag_model_free(aitag_model *m)
         return;
     aitag__meta_free(&m->meta);
     aitag__free(m->header);
-    aitag__free((void *)m->image);
+    aitag__big_free((void *)m->image, m->image_mapped);
     aitag__free(m);
 }
 
@@ -76,6 +76,7 @@ typedef struct {
     aitag_error *err;
     const uint8_t *data;       /* the data sections */
     size_t data_size;
+    uint32_t version;          /* which checksum the sections carry */
 } image_ctx;
 
 static aitag_status check_prefix(const uint8_t *img, size_t size, const char *name, uint64_t *hlen,
@@ -102,7 +103,7 @@ static aitag_status check_prefix(const uint8_t *img, size_t size, const char *na
         *data_off > size)
         return aitag__fail(err, AITAG_CORRUPT, "%s: corrupted model prefix (header length %llu, data offset %llu)",
                            name, (unsigned long long)*hlen, (unsigned long long)*data_off);
-    if (aitag__checksum(img + AITAG__PREFIX_SIZE, *hlen) != hsum)
+    if (aitag__checksum_for(*version, img + AITAG__PREFIX_SIZE, *hlen) != hsum)
         return aitag__fail(err, AITAG_CORRUPT, "%s: header checksum mismatch: the file is corrupted", name);
     return AITAG_OK;
 }
@@ -126,7 +127,7 @@ static const uint8_t *section(image_ctx *c, const aitag__meta *meta, const char 
                         name, (unsigned long long)s->size, (unsigned long long)want_size);
             return NULL;
         }
-        if (aitag__checksum(c->data + s->offset, s->size) != s->checksum) {
+        if (aitag__checksum_for(c->version, c->data + s->offset, s->size) != s->checksum) {
             aitag__fail(c->err, AITAG_CORRUPT, "%s: checksum mismatch in section \"%s\": the file is corrupted", c->name, name);
             return NULL;
         }
@@ -153,6 +154,21 @@ static uint64_t first_outside(const float *v, uint64_t n, float lo, float hi)
     return i;
 }
 
+/* Index of the first half of h[0..n) that is infinite or NaN, or n (a
+ * finite half is at most 65504, far inside +-AITAG__MAX_ABS). */
+static uint64_t first_nonfinite_half(const uint16_t *h, uint64_t n)
+{
+    unsigned bad = 0;
+    for (uint64_t i = 0; i < n; i++)
+        bad |= (h[i] & 0x7c00u) == 0x7c00u;
+    if (!bad)
+        return n;
+    uint64_t i = 0;
+    while ((h[i] & 0x7c00u) != 0x7c00u)
+        i++;
+    return i;
+}
+
 /* Numbers a crafted file could poison every score with: every idf finite and
  * sensible, every weight finite and within +-AITAG__MAX_ABS, so that a margin
  * (a sum of at most n_features products with an L2-normalised vector) stays finite. */
@@ -167,7 +183,10 @@ static aitag_status check_numbers(image_ctx *c, const aitag_model *m)
     if (m->gate && (i = first_outside(m->gate, V, -lim, lim)) < V)
         return aitag__fail(c->err, AITAG_CORRUPT, "%s: gate weight %llu is not a finite number of sensible size",
                            c->name, (unsigned long long)i);
-    if ((i = first_outside(m->weights, V * K, -lim, lim)) < V * K)
+    if (m->weights16 && (i = first_nonfinite_half(m->weights16, V * K)) < V * K)
+        return aitag__fail(c->err, AITAG_CORRUPT, "%s: weight %llu is not a finite number", c->name,
+                           (unsigned long long)i);
+    if (m->weights && (i = first_outside(m->weights, V * K, -lim, lim)) < V * K)
         return aitag__fail(c->err, AITAG_CORRUPT, "%s: weight %llu is not a finite number of sensible size (%g)",
                            c->name, (unsigned long long)i, (double)m->weights[i]);
     return AITAG_OK;
@@ -250,9 +269,10 @@ static void copy_hot_fields(aitag_model *m)
  * field, every section's bounds, size and checksum, the numbers and the
  * vocabulary table are checked before anything reads through them, so a
  * file that passes cannot make scoring read out of bounds, loop long or give
- * a non-finite margin. img is owned by the model (or freed on failure). */
-static aitag_status model_from_image(const uint8_t *img, size_t size, const char *name, aitag_model **out,
-                                     aitag_error *err)
+ * a non-finite margin. img (from aitag__big_alloc, with AITAG__SLACK zero
+ * bytes after size) is owned by the model, or freed on failure. */
+static aitag_status model_from_image(const uint8_t *img, size_t size, size_t mapped, const char *name,
+                                     aitag_model **out, aitag_error *err)
 {
     *out = NULL;
     aitag_error local; /* the helpers report through err; the status must not depend on it being given */
@@ -269,13 +289,17 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, const char
     if (rc == AITAG_OK) {
         m->meta.info.format_version = version;
         copy_hot_fields(m);
-        image_ctx c = {name, err, img + data_off, size - data_off};
+        image_ctx c = {name, err, img + data_off, size - data_off, version};
         uint64_t V = m->n_features, K = m->n_labels, n;
         m->idf = (const float *)section(&c, &m->meta, "idf", V * 4, &n);
-        m->weights = m->idf ? (const float *)section(&c, &m->meta, "weights", V * K * 4, &n) : NULL;
-        if (m->weights && m->meta.info.gate)
+        const void *w = NULL;
+        if (m->idf && version >= 3)
+            w = m->weights16 = (const uint16_t *)section(&c, &m->meta, "weights_f16", V * K * 2, &n);
+        else if (m->idf)
+            w = m->weights = (const float *)section(&c, &m->meta, "weights", V * K * 4, &n);
+        if (w && m->meta.info.gate)
             m->gate = (const float *)section(&c, &m->meta, "gate_weights", V * 4, &n);
-        rc = !m->weights || (m->meta.info.gate && !m->gate) ? err->code : check_numbers(&c, m);
+        rc = !w || (m->meta.info.gate && !m->gate) ? err->code : check_numbers(&c, m);
         if (rc == AITAG_OK && !m->hash_bits)
             rc = check_vocabulary(&c, m);
     }
@@ -283,22 +307,23 @@ static aitag_status model_from_image(const uint8_t *img, size_t size, const char
         rc = aitag__fail(err, AITAG_NOMEM, "%s: out of memory", name);
     if (rc != AITAG_OK) {
         aitag_model_free(m);
-        aitag__free((void *)img);
+        aitag__big_free((void *)img, mapped);
         return rc;
     }
     m->image = img;
     m->image_size = size;
+    m->image_mapped = mapped;
     *out = m;
     return AITAG_OK;
 }
 
 /* ---- loading ----------------------------------------------------------- */
 
-/* Reads exactly size bytes of fd into a new buffer; -1 with errno, or -2 if
- * the file changed size while being read. */
-static int read_whole(int fd, size_t size, uint8_t **out)
+/* Reads exactly size bytes of fd into a new image buffer (with its slack);
+ * -1 with errno, or -2 if the file changed size while being read. */
+static int read_whole(int fd, size_t size, uint8_t **out, size_t *mapped)
 {
-    uint8_t *p = aitag__malloc(size);
+    uint8_t *p = aitag__big_alloc(size + AITAG__SLACK, mapped);
     if (!p) {
         errno = ENOMEM;
         return -1;
@@ -310,7 +335,7 @@ static int read_whole(int fd, size_t size, uint8_t **out)
             continue;
         if (r <= 0) {
             int e = r < 0 ? errno : 0;
-            aitag__free(p);
+            aitag__big_free(p, *mapped);
             errno = e;
             return r < 0 ? -1 : -2;
         }
@@ -319,7 +344,7 @@ static int read_whole(int fd, size_t size, uint8_t **out)
     char extra;
     ssize_t r = read(fd, &extra, 1);
     if (r != 0) {
-        aitag__free(p);
+        aitag__big_free(p, *mapped);
         return r < 0 ? -1 : -2;
     }
     *out = p;
@@ -358,7 +383,8 @@ aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *
     /* read, not mapped: a model file replaced or truncated in place while
      * this model is in use cannot take the process down */
     uint8_t *img = NULL;
-    int r = read_whole(fd, (size_t)st.st_size, &img);
+    size_t mapped = 0;
+    int r = read_whole(fd, (size_t)st.st_size, &img, &mapped);
     int e = errno;
     close(fd);
     if (r == -2)
@@ -366,7 +392,7 @@ aitag_status aitag_model_load(const char *path, aitag_model **out, aitag_error *
     if (r != 0)
         return aitag__fail(err, e == ENOMEM ? AITAG_NOMEM : AITAG_IO, "%s: cannot read the model: %s", path,
                            strerror(e));
-    return model_from_image(img, (size_t)st.st_size, path, out, err);
+    return model_from_image(img, (size_t)st.st_size, mapped, path, out, err);
 }
 
 const void *aitag_model_bytes(const aitag_model *m, size_t *size)
@@ -386,11 +412,13 @@ aitag_status aitag_model_load_bytes(const void *data, size_t size, const char *n
         name = "<memory>";
     if (!data && size)
         return aitag__fail(err, AITAG_INVALID, "%s: no data given", name);
-    uint8_t *copy = aitag__malloc(size ? size : 1);
+    size_t mapped = 0;
+    uint8_t *copy = size <= SIZE_MAX - AITAG__SLACK ? aitag__big_alloc(size + AITAG__SLACK, &mapped) : NULL;
     if (!copy)
         return aitag__fail(err, AITAG_NOMEM, "%s: out of memory", name);
-    memcpy(copy, data, size);
-    return model_from_image(copy, size, name, out, err);
+    if (size)
+        memcpy(copy, data, size);
+    return model_from_image(copy, size, mapped, name, out, err);
 }
 
 /* ---- saving ------------------------------------------------------------ */
@@ -551,19 +579,20 @@ static uint32_t *build_table(const aitag__model_spec *s, uint64_t V, uint64_t *T
 }
 
 /* prefix + header + sections, as the file holds them */
-static uint8_t *lay_out(const char *text, const sec_t *sec, int ns, const aitag__meta *meta, size_t *size_out)
+static uint8_t *lay_out(const char *text, const sec_t *sec, int ns, const aitag__meta *meta, size_t *size_out,
+                        size_t *mapped)
 {
     size_t hlen = strlen(text), data_off = align_up(AITAG__PREFIX_SIZE + hlen), data_size = 0;
     for (int i = 0; i < ns; i++)
         data_size = align_up(meta->sections[i].offset + sec[i].size);
     size_t size = data_off + data_size;
-    uint8_t *img = aitag__calloc(1, size);
+    uint8_t *img = aitag__big_alloc(size + AITAG__SLACK, mapped);
     if (!img)
         return NULL;
     memcpy(img, AITAG__MAGIC, 8);
     put32(img + 8, AITAG_MODEL_FORMAT_VERSION);
     put64(img + 16, hlen);
-    put64(img + 24, aitag__checksum(text, hlen));
+    put64(img + 24, aitag__checksum_for(AITAG_MODEL_FORMAT_VERSION, text, hlen));
     put64(img + 32, data_off);
     put64(img + 40, size);
     memcpy(img + AITAG__PREFIX_SIZE, text, hlen);
@@ -582,15 +611,26 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     sec_t sec[6];
     int ns = 0;
     uint32_t *table = NULL;
+    /* the weights as halves; one beyond the largest half (never seen: a
+     * trained weight here stays under 10) is clamped to it */
+    uint16_t *w16 = aitag__malloc((V * K > 0 ? V * K : 1) * sizeof *w16);
+    if (!w16)
+        return aitag__fail(err, AITAG_NOMEM, "out of memory converting the weights");
+    for (uint64_t i = 0; i < V * K; i++) {
+        float w = s->weights[i];
+        w16[i] = aitag__f32_to_f16(w > AITAG__F16_MAX ? AITAG__F16_MAX : w < -AITAG__F16_MAX ? -AITAG__F16_MAX : w);
+    }
     if (!meta->info.hash_bits) {
-        if (!(table = build_table(s, V, &T)))
+        if (!(table = build_table(s, V, &T))) {
+            aitag__free(w16);
             return aitag__fail(err, AITAG_NOMEM, "out of memory building the vocabulary table");
+        }
         sec[ns++] = (sec_t){"terms", s->terms, s->term_off[V]};
         sec[ns++] = (sec_t){"term_offsets", s->term_off, (V + 1) * 4};
         sec[ns++] = (sec_t){"term_table", table, T * 8};
     }
     sec[ns++] = (sec_t){"idf", s->idf, V * 4};
-    sec[ns++] = (sec_t){"weights", s->weights, V * K * 4};
+    sec[ns++] = (sec_t){"weights_f16", w16, V * K * 2};
     if (meta->info.gate)
         sec[ns++] = (sec_t){"gate_weights", s->gate, V * 4};
     uint64_t off = 0;
@@ -599,7 +639,7 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
         aitag__meta_set_str(meta->section_names[i], sizeof meta->section_names[i], sec[i].name);
         x->offset = off;
         x->size = sec[i].size;
-        x->checksum = aitag__checksum(sec[i].p, sec[i].size);
+        x->checksum = aitag__checksum_for(AITAG_MODEL_FORMAT_VERSION, sec[i].p, sec[i].size);
         off = align_up(off + sec[i].size);
     }
     meta->info.n_sections = (size_t)ns;
@@ -607,11 +647,12 @@ aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out
     aitag__meta_set_str(meta->aitag_version, sizeof meta->aitag_version, AITAG_VERSION_STRING);
     created_at(meta->created, sizeof meta->created);
     char *text = aitag__meta_to_json(meta, err);
-    size_t size = 0;
-    uint8_t *img = text ? lay_out(text, sec, ns, meta, &size) : NULL;
+    size_t size = 0, mapped = 0;
+    uint8_t *img = text ? lay_out(text, sec, ns, meta, &size, &mapped) : NULL;
     cJSON_free(text);
     aitag__free(table);
+    aitag__free(w16);
     if (!img)
         return text ? aitag__fail(err, AITAG_NOMEM, "out of memory assembling the model") : AITAG_NOMEM;
-    return model_from_image(img, size, "(new model)", out, err);
+    return model_from_image(img, size, mapped, "(new model)", out, err);
 }

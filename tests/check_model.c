@@ -188,6 +188,11 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
@@ -232,7 +237,7 @@ static uint8_t *assemble(const uint8_t *img, const cJSON *h, const uint8_t *data
     ck_assert_ptr_nonnull(out);
     memcpy(out, img, AITAG__PREFIX_SIZE);
     put64(out + 16, hlen);
-    put64(out + 24, aitag__checksum(text, hlen));
+    put64(out + 24, aitag__checksum_for(get32(img + 8), text, hlen));
     put64(out + 32, off);
     put64(out + 40, *n);
     memcpy(out + AITAG__PREFIX_SIZE, text, hlen);
@@ -275,7 +280,7 @@ static void fix_section_checksum(cJSON *h, const char *name, const uint8_t *data
     uint64_t off = (uint64_t)cJSON_GetObjectItemCaseSensitive(s, "offset")->valuedouble;
     uint64_t size = (uint64_t)cJSON_GetObjectItemCaseSensitive(s, "size")->valuedouble;
     char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)aitag__checksum(data + off, size));
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)aitag__checksum_for(AITAG_MODEL_FORMAT_VERSION, data + off, size));
     cJSON_ReplaceItemInObjectCaseSensitive(s, "checksum", cJSON_CreateString(hex));
 }
 
@@ -709,7 +714,7 @@ typedef struct header_case {
 static void e_unchanged(cJSON *h, uint64_t dl) { (void)h, (void)dl; }
 static void e_weights_past_end(cJSON *h, uint64_t dl)
 {
-    set_number(section_entry(h, "weights"), "offset", (double)((dl + 64) / 64 * 64 + 64 * 4));
+    set_number(section_entry(h, "weights_f16"), "offset", (double)((dl + 64) / 64 * 64 + 64 * 4));
 }
 static void e_idf_overlaps_end(cJSON *h, uint64_t dl)
 {
@@ -717,7 +722,7 @@ static void e_idf_overlaps_end(cJSON *h, uint64_t dl)
     double off = cJSON_GetObjectItemCaseSensitive(s, "offset")->valuedouble;
     set_number(s, "size", (double)dl - off + 4);
 }
-static void e_huge_size(cJSON *h, uint64_t dl) { (void)dl, set_number(section_entry(h, "weights"), "size", 1e15); }
+static void e_huge_size(cJSON *h, uint64_t dl) { (void)dl, set_number(section_entry(h, "weights_f16"), "size", 1e15); }
 static void e_huge_offset(cJSON *h, uint64_t dl)
 {
     (void)dl, set_number(section_entry(h, "terms"), "offset", 18446744073709551616.0);
@@ -726,7 +731,7 @@ static void e_negative_offset(cJSON *h, uint64_t dl) { (void)dl, set_number(sect
 static void e_unaligned_offset(cJSON *h, uint64_t dl)
 {
     (void)dl;
-    cJSON *s = section_entry(h, "weights");
+    cJSON *s = section_entry(h, "weights_f16");
     set_number(s, "offset", cJSON_GetObjectItemCaseSensitive(s, "offset")->valuedouble + 4);
 }
 static void e_fractional_offset(cJSON *h, uint64_t dl)
@@ -991,7 +996,7 @@ START_TEST(section_checksum_mismatch_is_refused)
     uint8_t *data = malloc(dl);
     memcpy(data, data0, dl);
     cJSON *h = header_of_image(img);
-    uint8_t *w = section_bytes(h, "weights", data, &sz);
+    uint8_t *w = section_bytes(h, "weights_f16", data, &sz);
     w[sz / 2] ^= 1;
     uint8_t *bad = assemble(img, h, data, dl, &n2);
     expect_refused(bad, n2, AITAG_CORRUPT, "weights edited");
@@ -1388,7 +1393,7 @@ START_TEST(explain_returns_top_contributions_sorted)
         size_t npos = 0;
         double sum = 0;
         for (size_t i = 0; i < x.n; i++) {
-            double v = (double)x.vals[i] * m->weights[(size_t)x.ids[i] * K + k];
+            double v = (double)x.vals[i] * aitag__model_weight(m, x.ids[i], k);
             sum += v;
             if (v > 0)
                 all[npos++] = v;
@@ -1415,7 +1420,7 @@ START_TEST(explain_returns_top_contributions_sorted)
                 while (i < x.n && x.ids[i] != ids[j])
                     i++;
                 ck_assert_uint_lt(i, x.n);
-                ck_assert(fabs((double)x.vals[i] * m->weights[(size_t)ids[j] * K + k] - contrib[j]) < 1e-12);
+                ck_assert(fabs((double)x.vals[i] * aitag__model_weight(m, ids[j], k) - contrib[j]) < 1e-12);
                 size_t len;
                 ck_assert_ptr_nonnull(aitag_model_term(m, ids[j], &len));
             }
@@ -1440,6 +1445,120 @@ START_TEST(nan_weights_are_refused)
     ck_assert_int_eq(aitag_model_load(path, &m, &err), AITAG_CORRUPT);
     ck_assert_ptr_null(m);
     ck_assert_msg(strstr(err.msg, "model-nan-weights") && strstr(err.msg, "finite"), "message: %s", err.msg);
+}
+END_TEST
+
+/* A weight stored as an infinite or NaN half, with every checksum right, is
+ * refused with the weight's index. */
+START_TEST(nonfinite_half_weight_is_refused)
+{
+    static const uint16_t poison[] = {0x7c00u, 0xfc00u, 0x7e00u, 0x7c01u};
+    for (size_t t = 0; t < sizeof poison / sizeof *poison; t++) {
+        aitag_model *m = small_model(0);
+        size_t n, dl, n2, sz;
+        uint8_t *img = image_of(m, &n);
+        aitag_model_free(m);
+        const uint8_t *data0 = data_of(img, n, &dl);
+        uint8_t *data = malloc(dl);
+        memcpy(data, data0, dl);
+        cJSON *h = header_of_image(img);
+        uint8_t *w = section_bytes(h, "weights_f16", data, &sz);
+        size_t at = (sz / 2) / 2 * 2; /* a whole half in the middle */
+        w[at] = (uint8_t)poison[t];
+        w[at + 1] = (uint8_t)(poison[t] >> 8);
+        fix_section_checksum(h, "weights_f16", data);
+        uint8_t *bad = assemble(img, h, data, dl, &n2);
+        aitag_model *got = NULL;
+        aitag_error err = {0};
+        ck_assert_int_eq(aitag_model_load_bytes(bad, n2, "bad-model.aitag", &got, &err), AITAG_CORRUPT);
+        ck_assert_ptr_null(got);
+        char want[64];
+        snprintf(want, sizeof want, "weight %zu is not a finite number", at / 2);
+        ck_assert_msg(strstr(err.msg, want) != NULL, "message: %s", err.msg);
+        cJSON_Delete(h);
+        free(bad);
+        free(data);
+        free(img);
+    }
+}
+END_TEST
+
+/* Halves <-> floats: every half survives the trip (NaNs stay NaN), and
+ * rounding to a half is to nearest, ties to even, saturating to infinity. */
+START_TEST(f16_conversions_are_exact)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = aitag__f16_to_f32((uint16_t)h);
+        if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu))
+            ck_assert(isnan(f) && (aitag__f32_to_f16(f) & 0x7fffu) > 0x7c00u);
+        else
+            ck_assert_uint_eq(aitag__f32_to_f16(f), h);
+    }
+    ck_assert(aitag__f16_to_f32(0x3c00u) == 1.0f && aitag__f16_to_f32(0x7bffu) == 65504.0f);
+    ck_assert(aitag__f16_to_f32(0x0001u) == 0x1p-24f && aitag__f16_to_f32(0x8400u) == -0x1p-14f);
+    ck_assert_uint_eq(aitag__f32_to_f16(1.0f + 0x1p-11f), 0x3c00u);           /* tie: down to even */
+    ck_assert_uint_eq(aitag__f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02u);       /* tie: up to even */
+    ck_assert_uint_eq(aitag__f32_to_f16(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01u); /* above the tie */
+    ck_assert_uint_eq(aitag__f32_to_f16(0x1p-25f), 0x0000u);                  /* subnormal tie to even */
+    ck_assert_uint_eq(aitag__f32_to_f16(3 * 0x1p-25f), 0x0002u);
+    ck_assert_uint_eq(aitag__f32_to_f16(65519.0f), 0x7bffu);
+    ck_assert_uint_eq(aitag__f32_to_f16(65520.0f), 0x7c00u);
+    ck_assert_uint_eq(aitag__f32_to_f16(-1e30f), 0xfc00u);
+}
+END_TEST
+
+/* aitag_score on a model of halves (whichever loop the CPU gets) gives the
+ * margins of the plain float sum, bit for bit, for label counts that fill
+ * the 8-wide blocks, end inside one, and overflow the registers. */
+START_TEST(score_of_halves_is_the_plain_sum)
+{
+    static const char *labels[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p",
+                                   "q", "r", "s", "t", "u", "v", "w", "x", "y", "z", "A", "B", "C", "D", "E", "F",
+                                   "G", "H", "I", "J", "K", "L", "M", "N"};
+    static const size_t Ks[] = {2, 8, 11, 20, 33, 40};
+    const char *words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"};
+    for (size_t t = 0; t < sizeof Ks / sizeof *Ks; t++) {
+        size_t K = Ks[t];
+        aitag_tokenizer_params tp = aitag_tokenizer_params_default();
+        aitag_dataset *d = NULL;
+        aitag_error err = {0};
+        ck_assert_int_eq(aitag_dataset_create(&tp, 0, &d, &err), AITAG_OK);
+        for (size_t n = 0; n < 3 * K; n++) {
+            char text[200];
+            snprintf(text, sizeof text, "%s %s %s doc%zu word%zu", words[n % 8], words[(n * 3 + 1) % 8],
+                     words[(n / 5) % 8], n % 7, n % K);
+            const char *lab = labels[n % K];
+            ck_assert_int_eq(aitag_dataset_add(d, text, strlen(text), &lab, 1, &err), AITAG_OK);
+        }
+        aitag_train_params p = aitag_train_params_default();
+        p.folds = 0;
+        p.min_df = 1;
+        p.threads = 1;
+        aitag_model *m = NULL;
+        ck_assert_msg(aitag_train(d, &p, NULL, NULL, &m, NULL, &err) == AITAG_OK, "train: %s", err.msg);
+        aitag_dataset_free(d);
+        ck_assert_uint_eq(aitag_model_num_labels(m), K);
+        aitag_classifier *c = NULL;
+        ck_assert_int_eq(aitag_classifier_create(m, &c, &err), AITAG_OK);
+        const char *text = "alpha bravo charlie delta echo doc3 word1 word4 golf hotel";
+        aitag_features x;
+        ck_assert_int_eq(aitag_featurize(c, text, strlen(text), &x, NULL, &err), AITAG_OK);
+        ck_assert_uint_gt(x.n, 4);
+        double *mg = calloc(K, sizeof *mg);
+        aitag_score(c, &x, mg);
+        for (size_t k = 0; k < K; k++) {
+            float acc = 0;
+            for (size_t i = 0; i < x.n; i++) {
+                volatile float prod = x.vals[i] * aitag__model_weight(m, x.ids[i], k); /* no FMA */
+                acc += prod;
+            }
+            ck_assert_msg(mg[k] == (double)acc + m->bias[k], "K %zu label %zu: %.9g vs %.9g", K, k, mg[k],
+                          (double)acc + m->bias[k]);
+        }
+        free(mg);
+        aitag_classifier_free(c);
+        aitag_model_free(m);
+    }
 }
 END_TEST
 
@@ -1620,6 +1739,9 @@ Suite *model_suite(void)
     tcase_add_test(tc, explain_returns_top_contributions_sorted);
     tcase_add_test(tc, explain_with_n_zero_returns_nothing);
     tcase_add_test(tc, nan_weights_are_refused);
+    tcase_add_test(tc, nonfinite_half_weight_is_refused);
+    tcase_add_test(tc, f16_conversions_are_exact);
+    tcase_add_test(tc, score_of_halves_is_the_plain_sum);
     tcase_add_test(tc, label_index_finds_every_label);
     tcase_add_test(tc, default_model_path_honours_env);
     tcase_add_test(tc, jsonl_pieces_keep_line_numbers);

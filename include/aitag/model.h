@@ -7,16 +7,20 @@
  * A model is immutable once made and may be shared by any number of threads;
  * each thread uses its own aitag_classifier (scratch buffers).
  *
- * File format (version 1), all integers little-endian:
+ * File format (version 3), all integers little-endian:
  *   [0..64)   prefix: "AITAGMDL", u32 format version, u32 0, u64 header length,
  *             u64 header checksum, u64 data offset, u64 file size, 16 zero bytes
  *   [64..)    header: JSON (labels, thresholds, calibration, tokenizer and
  *             feature settings, training settings, section table)
  *   data      sections at 64-byte aligned offsets (relative to the data
- *             offset), each with an fnv1a64 checksum in the section table:
+ *             offset), each with an XXH3-64 checksum in the section table:
  *             terms (bytes), term_offsets (u32, V+1), term_table (hash
- *             table, slots of u32 id+1 and u32 upper hash bits), idf (f32, V), weights (f32, V x K, feature-major: the K
- *             label weights of one feature are adjacent).
+ *             table, slots of u32 id+1 and u32 upper hash bits), idf (f32,
+ *             V), weights_f16 (IEEE half, V x K, feature-major: the K label
+ *             weights of one feature are adjacent), gate_weights (f32, V;
+ *             models with a gate).
+ * Versions 1 and 2 (still read) checksum with fnv1a64 and store the weights
+ * as f32 in a section named "weights".
  */
 #ifndef AITAG_MODEL_H
 #define AITAG_MODEL_H
@@ -33,7 +37,7 @@
 extern "C" {
 #endif
 
-#define AITAG_MODEL_FORMAT_VERSION 2
+#define AITAG_MODEL_FORMAT_VERSION 3
 
 typedef struct aitag_model aitag_model;
 

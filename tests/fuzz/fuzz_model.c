@@ -71,6 +71,11 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
@@ -111,7 +116,7 @@ static uint8_t *fix_up(const uint8_t *in, size_t size)
             continue;
         char hex[17];
         snprintf(hex, sizeof hex, "%016llx",
-                 (unsigned long long)aitag__checksum(img + data_off + (size_t)o, (size_t)n));
+                 (unsigned long long)aitag__checksum_for(get32(img + 8), img + data_off + (size_t)o, (size_t)n));
         /* the old value, in header order, is replaced in place (same length) */
         for (size_t i = cursor; i + 16 <= hlen; i++) {
             if (memcmp(hdr + i, ck->valuestring, 16) == 0) {
@@ -122,7 +127,7 @@ static uint8_t *fix_up(const uint8_t *in, size_t size)
         }
     }
     cJSON_Delete(h);
-    put64(img + 24, aitag__checksum(hdr, hlen));
+    put64(img + 24, aitag__checksum_for(get32(img + 8), hdr, hlen));
     return img;
 }
 
@@ -197,6 +202,16 @@ static void fill_floats(uint8_t *p, size_t len, float big)
     }
 }
 
+/* The same for weights stored as halves (format 3): the largest finite
+ * half, or infinity. */
+static void fill_halves(uint8_t *p, size_t len, int inf)
+{
+    for (size_t i = 0; i + 2 <= len; i += 2) {
+        uint16_t v = (uint16_t)((inf ? 0x7c00u : 0x7bffu) | ((i / 2) % 2 ? 0x8000u : 0));
+        memcpy(p + i, &v, 2);
+    }
+}
+
 /* Every empty slot of the term table filled but one (ids and tags that
  * match no term): each unknown term's probe then walks the whole table. */
 static void fill_table(uint8_t *p, size_t len)
@@ -264,9 +279,10 @@ static uint8_t *hostile_edit(const uint8_t *in, size_t size, size_t *out_size)
     uint8_t *img = with_header(in, size, h, out_size);
     size_t len = 0;
     uint8_t *sec = NULL;
-    if (img && op >= 8 && op <= 10)
-        sec = section(img, *out_size, h, op == 10 ? "idf" : "weights", &len);
-    if (sec)
+    if (img && (op == 8 || op == 9) && (sec = section(img, *out_size, h, "weights_f16", &len)) != NULL)
+        fill_halves(sec, len, op == 9);
+    else if (img && op >= 8 && op <= 10 &&
+             (sec = section(img, *out_size, h, op == 10 ? "idf" : "weights", &len)) != NULL)
         fill_floats(sec, len, op == 9 ? 1e30f : FLT_MAX);
     if (img && op == 11 && (sec = section(img, *out_size, h, "term_table", &len)) != NULL)
         fill_table(sec, len);
