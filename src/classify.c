@@ -26,11 +26,14 @@
 #include "internal.h"
 #include "model_internal.h"
 
-/* Terms are looked up PREFETCH_DEPTH terms after their hash is known, so the
- * table slot is (usually) in cache by then: the lookups of a document overlap
- * instead of waiting for one cache miss after another. Features are still
- * counted in first-seen order. */
-#define PREFETCH_DEPTH 8
+/* Terms are featurized in batches of up to BATCH hashes, in two passes that
+ * each prefetch LOOKAHEAD terms ahead: the lookups (the table slot of term
+ * i + LOOKAHEAD is fetched while term i is looked up), then the counts (the
+ * count, idf and weight row of feature i + LOOKAHEAD are fetched while
+ * feature i is counted). The cache misses of a document overlap instead of
+ * coming one after another; features are still counted in first-seen order. */
+#define BATCH 512
+#define LOOKAHEAD 32
 
 struct aitag_classifier {
     const aitag_model *m;
@@ -62,9 +65,10 @@ struct aitag_classifier {
     size_t pn, pcap;
     float *pvals;
     size_t pvals_cap;
-    /* lookups in flight: hashes whose table slot is being prefetched */
-    uint64_t pend[PREFETCH_DEPTH];
-    unsigned pend_head, pend_n;
+    /* the batch of term hashes waiting to be looked up, and their ids */
+    uint64_t hb[BATCH];
+    int32_t idb[BATCH];
+    size_t nh;
 };
 
 /* Rows of halves, converted one at a time (any CPU). */
@@ -205,11 +209,8 @@ void aitag_classifier_free(aitag_classifier *c)
     aitag__free(c);
 }
 
-static int count_feature(aitag_classifier *c, uint64_t h)
+static int count_feature(aitag_classifier *c, uint32_t id)
 {
-    int64_t id = aitag__model_lookup_hash(c->m, h);
-    if (id < 0)
-        return 0;
     if (c->count[id]++ == 0) {
         if (c->n_touched == c->cap && aitag__grow(&c->touched, &c->cap, c->n_touched + 1, sizeof *c->touched)) {
             c->count[id]--;
@@ -229,42 +230,70 @@ static int count_feature(aitag_classifier *c, uint64_t h)
     return 0;
 }
 
+/* What counting feature id will touch: its count(s), its idf and its row
+ * of weights (read by featurize_end and aitag_score). */
+static inline void prefetch_feature(const aitag_classifier *c, int32_t id)
+{
+    if (id < 0)
+        return;
+    const aitag_model *m = c->m;
+    __builtin_prefetch(&c->count[id], 1);
+    if (c->in_passage)
+        __builtin_prefetch(&c->pcount[id], 1);
+    __builtin_prefetch(&m->idf[id]);
+    if (m->weights16) {
+        const uint16_t *w = m->weights16 + (size_t)id * m->n_labels;
+        __builtin_prefetch(w);
+        __builtin_prefetch(w + m->n_labels - 1);
+    }
+}
+
+/* Looks up and counts the batch of hashes; 1 when out of memory. */
+static int flush(aitag_classifier *c)
+{
+    const aitag_model *m = c->m;
+    const uint64_t *h = c->hb;
+    int32_t *id = c->idb;
+    const size_t n = c->nh;
+    c->nh = 0;
+    for (size_t i = 0; i < n && i < LOOKAHEAD; i++)
+        __builtin_prefetch(aitag__model_probe_addr(m, h[i]));
+    for (size_t i = 0; i < n; i++) {
+        if (i + LOOKAHEAD < n)
+            __builtin_prefetch(aitag__model_probe_addr(m, h[i + LOOKAHEAD]));
+        id[i] = (int32_t)aitag__model_lookup_hash(m, h[i]);
+    }
+    for (size_t i = 0; i < n && i < LOOKAHEAD; i++)
+        prefetch_feature(c, id[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + LOOKAHEAD < n)
+            prefetch_feature(c, id[i + LOOKAHEAD]);
+        if (id[i] >= 0 && count_feature(c, (uint32_t)id[i]))
+            return 1;
+    }
+    return 0;
+}
+
 static int on_term(void *ud, const char *term, size_t len, aitag_term_kind kind)
 {
     (void)kind;
     aitag_classifier *c = ud;
-    uint64_t h = aitag__hash_bytes(term, len);
-    __builtin_prefetch(aitag__model_probe_addr(c->m, h));
-    unsigned slot = (c->pend_head + c->pend_n) % PREFETCH_DEPTH;
-    if (c->pend_n == PREFETCH_DEPTH) {
-        /* the oldest pending lookup leaves the queue; h takes its place */
-        uint64_t old = c->pend[c->pend_head];
-        c->pend[c->pend_head] = h;
-        c->pend_head = (c->pend_head + 1) % PREFETCH_DEPTH;
-        return count_feature(c, old);
-    }
-    c->pend[slot] = h;
-    c->pend_n++;
-    return 0;
+    c->hb[c->nh++] = aitag__hash_bytes(term, len);
+    return c->nh == BATCH ? flush(c) : 0;
 }
 
 static void drain(aitag_classifier *c)
 {
-    while (c->pend_n && !c->oom) {
-        count_feature(c, c->pend[c->pend_head]);
-        c->pend_head = (c->pend_head + 1) % PREFETCH_DEPTH;
-        c->pend_n--;
-    }
-    c->pend_n = 0;
-    c->pend_head = 0;
+    if (!c->oom)
+        flush(c);
+    c->nh = 0;
 }
 
 static void featurize_begin(aitag_classifier *c)
 {
     c->n_touched = 0;
     c->oom = 0;
-    c->pend_n = 0;
-    c->pend_head = 0;
+    c->nh = 0;
 }
 
 /* Counts the terms of one piece of the text (the whole of it, or a passage). */

@@ -33,9 +33,18 @@ uint64_t aitag__hash_bytes(const void *data, size_t len)
         len -= 8;
     }
     if (len) {
-        uint64_t w = 0; /* a byte loop: memcpy of a variable length would be a call */
-        for (size_t i = 0; i < len; i++)
-            w |= (uint64_t)p[i] << (8 * i);
+        /* the tail's bytes as one zero-padded little-endian word, without a
+         * byte loop or reading past the end: two overlapping 4-byte loads
+         * for 4..7 bytes, three single bytes (first, middle, last) for 1..3 */
+        uint64_t w;
+        if (len >= 4) {
+            uint32_t lo, hi;
+            memcpy(&lo, p, 4);
+            memcpy(&hi, p + len - 4, 4);
+            w = (uint64_t)lo | (uint64_t)hi << (8 * (len - 4));
+        } else {
+            w = (uint64_t)p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) | (uint64_t)p[len - 1] << (8 * (len - 1));
+        }
         h = (h ^ w) * FNV_PRIME;
         h ^= h >> 32;
     }

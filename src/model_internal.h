@@ -77,6 +77,10 @@ typedef struct aitag__model_spec {
 
 aitag_status aitag__model_assemble(const aitag__model_spec *s, aitag_model **out, aitag_error *err);
 
+/* 1 if the vocabulary table (T slots of two u32, a power of two) has a run
+ * of more than max occupied slots, wrapping around, or no empty slot. */
+int aitag__table_has_long_run(const uint32_t *tab, uint64_t T, uint64_t max);
+
 /* Feature id of a term, or -1 (vocabulary or hashing, as the model says). */
 int64_t aitag__model_lookup(const aitag_model *m, const char *term, size_t len);
 /* The same from the term's hash (aitag__hash_bytes). */

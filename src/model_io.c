@@ -192,23 +192,27 @@ static aitag_status check_numbers(image_ctx *c, const aitag_model *m)
     return AITAG_OK;
 }
 
-/* The longest run of occupied slots, wrapping around (0 if none is empty). */
-static uint64_t longest_run(const uint32_t *tab, uint64_t T, uint64_t *empty)
+/* 1 if the table (T slots, a power of two) has a run of more than max
+ * occupied slots, wrapping around, or no empty slot. Any such run covers
+ * one of the slots 0, max, 2 max, ... (T is a multiple of max when T > max;
+ * when T <= max, only a full table has one, and it covers slot 0), so only
+ * the runs through those slots are walked, each for at most max + 1 slots:
+ * a legitimate table (at most half full, short runs) costs a few slots per
+ * checkpoint instead of a pass over every slot. */
+int aitag__table_has_long_run(const uint32_t *tab, uint64_t T, uint64_t max)
 {
-    uint64_t run = 0, best = 0, first = 0, i = 0;
-    *empty = 0;
-    for (; i < T && tab[2 * i]; i++)
-        first++;
-    for (; i < T; i++) {
-        if (tab[2 * i]) {
-            if (++run > best)
-                best = run;
-        } else {
-            run = 0;
-            ++*empty;
-        }
+    for (uint64_t c = 0; c < T; c += max) {
+        if (!tab[2 * c])
+            continue;
+        uint64_t len = 1;
+        for (uint64_t i = (c + 1) & (T - 1); tab[2 * i] && len <= max; i = (i + 1) & (T - 1))
+            len++;
+        for (uint64_t i = (c + T - 1) & (T - 1); tab[2 * i] && len <= max; i = (i + T - 1) & (T - 1))
+            len++;
+        if (len > max)
+            return 1;
     }
-    return run + first > best ? run + first : best; /* the run that wraps around */
+    return 0;
 }
 
 static aitag_status check_vocabulary(image_ctx *c, aitag_model *m)
@@ -224,8 +228,13 @@ static aitag_status check_vocabulary(image_ctx *c, aitag_model *m)
     const uint32_t *off = (const uint32_t *)offs;
     if (off[0] != 0 || off[V] != terms_size)
         return aitag__fail(c->err, AITAG_CORRUPT, "%s: vocabulary offsets do not cover the terms section", c->name);
+    /* branch-free passes (they vectorise); only a bad file pays for finding where */
+    const uint32_t longest = 4 * AITAG_MAX_TOKEN_BYTES + 8;
+    unsigned bad = 0;
     for (uint64_t i = 0; i < V; i++)
-        if (off[i + 1] < off[i] || off[i + 1] - off[i] > 4 * AITAG_MAX_TOKEN_BYTES + 8)
+        bad |= (off[i + 1] < off[i]) | (off[i + 1] - off[i] > longest);
+    for (uint64_t i = 0; bad && i < V; i++)
+        if (off[i + 1] < off[i] || off[i + 1] - off[i] > longest)
             return aitag__fail(c->err, AITAG_CORRUPT, "%s: vocabulary offset %llu is out of order", c->name,
                                (unsigned long long)i);
     uint64_t T = tab_size / 8; /* slots of (id + 1, upper 32 bits of the term's hash) */
@@ -233,15 +242,17 @@ static aitag_status check_vocabulary(image_ctx *c, aitag_model *m)
         return aitag__fail(c->err, AITAG_CORRUPT, "%s: vocabulary table size %llu is invalid for %llu terms", c->name,
                            (unsigned long long)T, (unsigned long long)V);
     const uint32_t *tab = (const uint32_t *)tabb;
+    uint32_t top = 0;
     for (uint64_t i = 0; i < T; i++)
+        top = tab[2 * i] > top ? tab[2 * i] : top;
+    for (uint64_t i = 0; top > V && i < T; i++)
         if (tab[2 * i] > V)
             return aitag__fail(c->err, AITAG_CORRUPT, "%s: vocabulary table entry %llu is out of range", c->name,
                                (unsigned long long)i);
-    uint64_t empty, run = longest_run(tab, T, &empty);
-    if (!empty || run > MAX_PROBE_RUN)
+    if (aitag__table_has_long_run(tab, T, MAX_PROBE_RUN))
         return aitag__fail(c->err, AITAG_CORRUPT,
-                           "%s: vocabulary table has a run of %llu occupied slots (at most %d): crafted or corrupted",
-                           c->name, (unsigned long long)run, MAX_PROBE_RUN);
+                           "%s: vocabulary table has a run of more than %d occupied slots: crafted or corrupted",
+                           c->name, MAX_PROBE_RUN);
     m->terms = (const char *)terms;
     m->terms_size = terms_size;
     m->term_off = off;

@@ -354,6 +354,41 @@ START_TEST(passages_are_paragraphs_and_windows)
 }
 END_TEST
 
+/* The term hash reads a tail of 1..7 bytes with overlapping loads; it must
+ * be FNV's word of those bytes, zero-padded, as a byte loop builds it (the
+ * hash is part of the model format). */
+static uint64_t hash_by_bytes(const unsigned char *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)len * 0x9E3779B97F4A7C15ULL);
+    for (size_t at = 0; at < len; at += 8) {
+        uint64_t w = 0;
+        for (size_t i = at; i < len && i < at + 8; i++)
+            w |= (uint64_t)p[i] << (8 * (i - at));
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 32;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+START_TEST(term_hash_tail_equals_the_byte_loop)
+{
+    unsigned char buf[64];
+    uint64_t seed = 7;
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (unsigned char)aitag__splitmix64(&seed);
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t off = 0; off < 8; off++) /* any alignment */
+                ck_assert_uint_eq(aitag__hash_bytes(buf + off, len), hash_by_bytes(buf + off, len));
+    }
+}
+END_TEST
+
 /* ---- the pinned model file ------------------------------------------------
  * tests/data/pinned.aitag was written by aitag 0.2.0 (format version 2) from
  * tests/data/train_pinned.jsonl with --folds 3 --passages 12 --gate. Every
@@ -394,12 +429,46 @@ START_TEST(pinned_model_loads_and_scores_as_recorded)
 }
 END_TEST
 
+/* tests/data/pinned-v3.aitag: the same corpus and settings, written by aitag
+ * 0.2.0 as format version 3 (XXH3-64 checksums, weights as halves). */
+START_TEST(pinned_v3_model_loads_and_scores_as_recorded)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pinned-v3.aitag", AITAG_TEST_DATA);
+    aitag_model *m = NULL;
+    aitag_error err = {0};
+    ck_assert_msg(aitag_model_load(path, &m, &err) == AITAG_OK, "%s", err.msg);
+    size_t n;
+    const unsigned char *img = aitag_model_bytes(m, &n);
+    ck_assert_uint_eq(n, 10624);
+    ck_assert(memcmp(img, "AITAGMDL\x03\0\0\0", 12) == 0);
+    ck_assert_uint_eq(aitag__checksum_for(3, img + 64, 2591), 17213802051126634234ULL);
+    ck_assert_uint_eq(aitag_model_get_info(m)->n_features, 135);
+    aitag_classifier *c = NULL;
+    ck_assert_int_eq(aitag_classifier_create(m, &c, &err), AITAG_OK);
+    const char *text = "The foundry makes chips with lithography. The robot arm picks parcels.";
+    aitag_result r;
+    ck_assert_int_eq(aitag_classify(c, text, strlen(text), NULL, &r, &err), AITAG_OK);
+    ck_assert_uint_eq(r.n_tags, 2);
+    ck_assert_str_eq(aitag_model_label(m, r.tags[0]), "robotics");
+    ck_assert_str_eq(aitag_model_label(m, r.tags[1]), "chips");
+    static const double want[4] = {0.161630, -0.923919, -0.964276, 0.655621};
+    for (size_t k = 0; k < 4; k++)
+        ck_assert_msg(fabs(r.margins[k] - want[k]) < 5e-6, "label %zu: margin %.6f, recorded %.6f", k, r.margins[k],
+                      want[k]);
+    aitag_classifier_free(c);
+    aitag_model_free(m);
+}
+END_TEST
+
 Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("api");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, one_call_equals_three_calls);
+    tcase_add_test(tc, pinned_v3_model_loads_and_scores_as_recorded);
+    tcase_add_test(tc, term_hash_tail_equals_the_byte_loop);
     tcase_add_test(tc, one_call_refuses_null);
     tcase_add_test(tc, stream_keeps_order_for_any_thread_count);
     tcase_add_test(tc, stream_reports_a_failed_sink);

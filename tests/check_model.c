@@ -985,6 +985,59 @@ START_TEST(inconsistent_vocabulary_is_refused)
 }
 END_TEST
 
+/* The loader's probe-run check walks only the runs through every 512th
+ * slot; it must agree with a walk over every slot, for runs of 512 and 513
+ * at every phase, runs that wrap around, full and nearly full tables. */
+static int long_run_by_walk(const uint32_t *tab, uint64_t T, uint64_t max)
+{
+    uint64_t best = 0;
+    for (uint64_t s = 0; s < T; s++) {
+        uint64_t len = 0;
+        while (len < T && tab[2 * ((s + len) % T)])
+            len++;
+        if (len == T || len > max)
+            return 1;
+        best = len > best ? len : best;
+    }
+    return 0;
+}
+
+START_TEST(probe_run_check_agrees_with_a_full_walk)
+{
+    const uint64_t T = 2048, max = 512;
+    uint32_t *tab = calloc(2 * T, sizeof *tab);
+    ck_assert_ptr_nonnull(tab);
+    uint64_t seed = 3;
+    static const uint64_t starts[] = {0, 1, 2, 61, 300, 510, 511, 512, 513, 1023, 1024, 1500, 1535, 1536, 2000, 2047};
+    for (uint64_t len = 511; len <= 513; len++)
+        for (size_t si = 0; si < sizeof starts / sizeof *starts; si++) {
+            uint64_t start = starts[si];
+            memset(tab, 0, 2 * T * sizeof *tab);
+            for (uint64_t i = 0; i < len; i++)
+                tab[2 * ((start + i) % T)] = 1;
+            for (uint64_t i = 0; i < 300; i++) { /* short runs elsewhere, as a real table has */
+                uint64_t at = aitag__splitmix64(&seed) % T;
+                if (!tab[2 * ((at + T - 1) % T)] && !tab[2 * ((at + 1) % T)])
+                    tab[2 * at] = 7;
+            }
+            ck_assert_int_eq(aitag__table_has_long_run(tab, T, max), long_run_by_walk(tab, T, max));
+            ck_assert_int_eq(aitag__table_has_long_run(tab, T, max), len > max);
+        }
+    for (uint64_t i = 0; i < T; i++) /* full, then one hole */
+        tab[2 * i] = 1;
+    ck_assert_int_eq(aitag__table_has_long_run(tab, T, max), 1);
+    tab[2 * 700] = 0;
+    ck_assert_int_eq(aitag__table_has_long_run(tab, T, max), 1);
+    ck_assert_int_eq(aitag__table_has_long_run(tab, 16, max), 1); /* a small full table */
+    memset(tab, 0, 2 * T * sizeof *tab);
+    ck_assert_int_eq(aitag__table_has_long_run(tab, T, max), 0);
+    for (uint64_t i = 0; i < 15; i++)
+        tab[2 * i] = 1;
+    ck_assert_int_eq(aitag__table_has_long_run(tab, 16, max), 0); /* small, one hole */
+    free(tab);
+}
+END_TEST
+
 /* A section edited without updating its checksum is caught by the checksum. */
 START_TEST(section_checksum_mismatch_is_refused)
 {
@@ -1740,6 +1793,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, explain_with_n_zero_returns_nothing);
     tcase_add_test(tc, nan_weights_are_refused);
     tcase_add_test(tc, nonfinite_half_weight_is_refused);
+    tcase_add_test(tc, probe_run_check_agrees_with_a_full_walk);
     tcase_add_test(tc, f16_conversions_are_exact);
     tcase_add_test(tc, score_of_halves_is_the_plain_sum);
     tcase_add_test(tc, label_index_finds_every_label);
