@@ -8,7 +8,7 @@
  * and classify in parallel; the write callback receives whole output lines,
  * from one thread at a time, in input order, whatever the number of threads.
  * Memory is bounded: at most 2 * threads + 2 batches (each at most `batch`
- * records or 4 MiB of text, plus one record) are in flight; an add call
+ * records or 256 KiB of text, plus one record) are in flight; an add call
  * waits while they are all taken.
  *
  * Each input record yields exactly one output line: its result, or an
@@ -52,7 +52,7 @@ typedef enum aitag_scores_mode {
 
 typedef struct aitag_stream_params {
     uint32_t threads;           /* worker threads, 1..256; default 1 */
-    uint32_t batch;             /* records per batch, >= 1; default 64 */
+    uint32_t batch;             /* records per batch, >= 1; default 1024 (a batch also closes at 256 KiB) */
     aitag_output_format format; /* default JSON */
     aitag_scores_mode scores;   /* default all */
     int margins;                /* 1 = also the raw margins; default 0 */

@@ -84,7 +84,7 @@ _SCORES = {"all": lib.AITAG_SCORES_ALL, "tags": lib.AITAG_SCORES_TAGS, "none": l
 
 
 def stream_params(threads=1, scores="all", margins=False, explain=0, top_k=0, min_labels=0,
-                  evidence=False, batch=64, format="json"):
+                  evidence=False, batch=1024, format="json"):
     """aitag_stream_params with the options of `aitag classify`."""
     p = ffi.new("aitag_stream_params *", lib.aitag_stream_params_default())
     if scores not in _SCORES:

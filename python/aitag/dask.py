@@ -331,7 +331,7 @@ def _parser():
     c.add_argument("--margins", action="store_true")
     c.add_argument("--explain", type=int, default=0)
     c.add_argument("--evidence", action="store_true")
-    c.add_argument("--batch", type=int, default=64)
+    c.add_argument("--batch", type=int, default=1024)
     c.add_argument("-q", "--quiet", action="store_true")
     c.set_defaults(run=_cmd_classify)
     t = sub.add_parser("train", help="train a model with its jobs as Dask tasks",

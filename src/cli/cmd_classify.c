@@ -20,7 +20,7 @@ static const cli_opt opts[] = {
     {"evidence", 0, NULL, "give each tag the passage that supports it most (byte offsets; a snippet with --format text)"},
     {"input-format", 0, "FMT", "auto, jsonl, text or fasttext (default: jsonl for '-' and *.jsonl, else text)"},
     {"max-bytes", 0, "N", "longest line or article accepted, bytes (default 67108864)"},
-    {"batch", 0, "N", "articles per work unit (default 64)"},
+    {"batch", 0, "N", "articles per work unit, at most (default 1024; a unit also closes at 256 KiB)"},
     {0, 0, 0, 0}};
 
 /* Applies one option to the stream's parameters; EXIT_OK or EXIT_USAGE. */
