@@ -17,6 +17,7 @@
 
 #include "aitag/corpus.h"
 #include "internal.h"
+#include "sbuf.h"
 
 #define READ_CHUNK (256u * 1024u)
 #define MAX_LABELS_PER_DOC AITAG_MAX_LABELS_PER_DOC
@@ -864,7 +865,7 @@ aitag_status aitag_line_parse(aitag_line_parser *p, aitag_input_format fmt, int 
     p->name = name;
     p->line = lineno;
     rec->line = lineno;
-    snprintf(p->idbuf, sizeof p->idbuf, "%llu", (unsigned long long)lineno);
+    aitag__u64_dec(p->idbuf, lineno);
     rec->id = p->idbuf;
     if (fmt != AITAG_INPUT_JSONL && fmt != AITAG_INPUT_FASTTEXT)
         return aitag__fail(err, AITAG_INVALID, "%s: only jsonl and fasttext lines can be parsed", name);

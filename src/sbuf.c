@@ -173,6 +173,20 @@ void aitag__sb_double(aitag__sbuf *b, double v, int digits)
     aitag__sb_put(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
+size_t aitag__u64_dec(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
 void aitag__sb_free(aitag__sbuf *b)
 {
     aitag__free(b->p);

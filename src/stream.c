@@ -371,9 +371,9 @@ static aitag_status add_lines(struct aitag_stream *s, aitag_corpus_reader *r, co
         if (*rs == AITAG_IO || *rs == AITAG_NOMEM)
             return add_input_error(s, path, &e, err);
         char lnbuf[32];
-        int lnlen = snprintf(lnbuf, sizeof lnbuf, "%llu", (unsigned long long)ln);
+        size_t lnlen = aitag__u64_dec(lnbuf, ln);
         int bad = *rs != AITAG_OK;
-        rec *nr = add_rec(s, lnbuf, (size_t)lnlen, 0, bad ? e.msg : line, bad ? strlen(e.msg) : n, bad);
+        rec *nr = add_rec(s, lnbuf, lnlen, 0, bad ? e.msg : line, bad ? strlen(e.msg) : n, bad);
         if (!nr)
             return stopped(s, err);
         nr->raw = !nr->bad;
@@ -466,8 +466,8 @@ aitag_status aitag_stream_add_jsonl_at(aitag_stream *s, const char *name, uint64
             n -= 3;
         }
         char lnbuf[32];
-        int lnlen = snprintf(lnbuf, sizeof lnbuf, "%llu", (unsigned long long)ln);
-        rec *r = add_rec(s, lnbuf, (size_t)lnlen, 0, line, n, 0);
+        size_t lnlen = aitag__u64_dec(lnbuf, ln);
+        rec *r = add_rec(s, lnbuf, lnlen, 0, line, n, 0);
         if (!r)
             return stopped(s, err);
         r->raw = !r->bad;

@@ -14,6 +14,7 @@
 #include "check_suites.h"
 #include "internal.h"
 #include "passage.h"
+#include "sbuf.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -375,6 +376,22 @@ static uint64_t hash_by_bytes(const unsigned char *p, size_t len)
     return h;
 }
 
+/* Line numbers as ids: the hand-written decimal agrees with printf. */
+START_TEST(u64_dec_equals_printf)
+{
+    static const uint64_t v[] = {0, 1, 9, 10, 99, 100, 12345, 4294967295ULL, 4294967296ULL, UINT64_MAX};
+    uint64_t seed = 11;
+    for (size_t i = 0; i < 1000; i++) {
+        uint64_t x = i < sizeof v / sizeof *v ? v[i] : aitag__splitmix64(&seed) >> (i % 64);
+        char a[32], b[32];
+        size_t n = aitag__u64_dec(a, x);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)x);
+        ck_assert_str_eq(a, b);
+        ck_assert_uint_eq(n, strlen(b));
+    }
+}
+END_TEST
+
 START_TEST(term_hash_tail_equals_the_byte_loop)
 {
     unsigned char buf[64];
@@ -469,6 +486,7 @@ Suite *api_suite(void)
     tcase_add_test(tc, one_call_equals_three_calls);
     tcase_add_test(tc, pinned_v3_model_loads_and_scores_as_recorded);
     tcase_add_test(tc, term_hash_tail_equals_the_byte_loop);
+    tcase_add_test(tc, u64_dec_equals_printf);
     tcase_add_test(tc, one_call_refuses_null);
     tcase_add_test(tc, stream_keeps_order_for_any_thread_count);
     tcase_add_test(tc, stream_reports_a_failed_sink);
