@@ -153,6 +153,8 @@ static void (*score16_pick(void))(const aitag_model *, const aitag_features *, f
     return score16_scalar;
 }
 
+void aitag__classifier_use_portable_loop(aitag_classifier *c) { c->score16 = score16_scalar; }
+
 aitag_status aitag_classifier_create(const aitag_model *m, aitag_classifier **out, aitag_error *err)
 {
     *out = NULL;

@@ -88,6 +88,11 @@ int64_t aitag__model_lookup_hash(const aitag_model *m, uint64_t h);
 /* The address the lookup of hash h reads first, for prefetching. */
 const void *aitag__model_probe_addr(const aitag_model *m, uint64_t h);
 
+/* Makes c score models of halves with the portable loop, as on a CPU
+ * without F16C (tests compare the two loops). */
+struct aitag_classifier;
+void aitag__classifier_use_portable_loop(struct aitag_classifier *c);
+
 /* The TF-IDF weight before normalisation: (1 + ln count) * idf. */
 static inline double aitag__tfidf(uint32_t count, float idf);
 
