@@ -412,18 +412,28 @@ END_TEST
  * later aitag must read it and score it the same: a failure here means the
  * file format, the hash or the features changed by accident. */
 
-START_TEST(pinned_model_loads_and_scores_as_recorded)
+/* What a pinned file is, and what it gives on one text. */
+typedef struct pinned {
+    const char *file;
+    size_t size, header_len;
+    uint32_t version;
+    uint64_t header_checksum;
+    double margins[4]; /* chips, energy, health, robotics */
+    double tol;        /* as recorded: 6 decimals (5e-6), the first file 5e-5 */
+} pinned;
+
+static void check_pinned(const pinned *p)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/pinned.aitag", AITAG_TEST_DATA);
+    snprintf(path, sizeof path, "%s/%s", AITAG_TEST_DATA, p->file);
     aitag_model *m = NULL;
     aitag_error err = {0};
     ck_assert_msg(aitag_model_load(path, &m, &err) == AITAG_OK, "%s", err.msg);
     size_t n;
     const unsigned char *img = aitag_model_bytes(m, &n);
-    ck_assert_uint_eq(n, 11712);
-    ck_assert(memcmp(img, "AITAGMDL\x02\0\0\0", 12) == 0);
-    ck_assert_uint_eq(aitag__checksum(img + 64, 2580), 11585568247296376320ULL);
+    ck_assert_uint_eq(n, p->size);
+    ck_assert(memcmp(img, "AITAGMDL", 8) == 0 && img[8] == p->version && !img[9] && !img[10] && !img[11]);
+    ck_assert_uint_eq(aitag__checksum_for(p->version, img + 64, p->header_len), p->header_checksum);
     ck_assert_uint_eq(aitag__hash_bytes("chips", 5), 17919596227303628270ULL);
     const aitag_model_info *i = aitag_model_get_info(m);
     ck_assert_uint_eq(i->n_features, 135);
@@ -437,12 +447,18 @@ START_TEST(pinned_model_loads_and_scores_as_recorded)
     ck_assert_uint_eq(r.n_tags, 2);
     ck_assert_str_eq(aitag_model_label(m, r.tags[0]), "robotics");
     ck_assert_str_eq(aitag_model_label(m, r.tags[1]), "chips");
-    static const double want[4] = {0.149663, -0.924565, -0.960696, 0.637886};
     for (size_t k = 0; k < 4; k++)
-        ck_assert_msg(fabs(r.margins[k] - want[k]) < 5e-5, "label %zu: margin %.6f, recorded %.6f", k, r.margins[k],
-                      want[k]);
+        ck_assert_msg(fabs(r.margins[k] - p->margins[k]) < p->tol, "%s, label %zu: margin %.6f, recorded %.6f", p->file,
+                      k, r.margins[k], p->margins[k]);
     aitag_classifier_free(c);
     aitag_model_free(m);
+}
+
+START_TEST(pinned_model_loads_and_scores_as_recorded)
+{
+    static const pinned p = {"pinned.aitag", 11712, 2580, 2, 11585568247296376320ULL,
+                             {0.149663, -0.924565, -0.960696, 0.637886}, 5e-5};
+    check_pinned(&p);
 }
 END_TEST
 
@@ -450,31 +466,9 @@ END_TEST
  * 0.2.0 as format version 3 (XXH3-64 checksums, weights as halves). */
 START_TEST(pinned_v3_model_loads_and_scores_as_recorded)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/pinned-v3.aitag", AITAG_TEST_DATA);
-    aitag_model *m = NULL;
-    aitag_error err = {0};
-    ck_assert_msg(aitag_model_load(path, &m, &err) == AITAG_OK, "%s", err.msg);
-    size_t n;
-    const unsigned char *img = aitag_model_bytes(m, &n);
-    ck_assert_uint_eq(n, 10624);
-    ck_assert(memcmp(img, "AITAGMDL\x03\0\0\0", 12) == 0);
-    ck_assert_uint_eq(aitag__checksum_for(3, img + 64, 2591), 17213802051126634234ULL);
-    ck_assert_uint_eq(aitag_model_get_info(m)->n_features, 135);
-    aitag_classifier *c = NULL;
-    ck_assert_int_eq(aitag_classifier_create(m, &c, &err), AITAG_OK);
-    const char *text = "The foundry makes chips with lithography. The robot arm picks parcels.";
-    aitag_result r;
-    ck_assert_int_eq(aitag_classify(c, text, strlen(text), NULL, &r, &err), AITAG_OK);
-    ck_assert_uint_eq(r.n_tags, 2);
-    ck_assert_str_eq(aitag_model_label(m, r.tags[0]), "robotics");
-    ck_assert_str_eq(aitag_model_label(m, r.tags[1]), "chips");
-    static const double want[4] = {0.161630, -0.923919, -0.964276, 0.655621};
-    for (size_t k = 0; k < 4; k++)
-        ck_assert_msg(fabs(r.margins[k] - want[k]) < 5e-6, "label %zu: margin %.6f, recorded %.6f", k, r.margins[k],
-                      want[k]);
-    aitag_classifier_free(c);
-    aitag_model_free(m);
+    static const pinned p = {"pinned-v3.aitag", 10624, 2591, 3, 17213802051126634234ULL,
+                             {0.161630, -0.923919, -0.964276, 0.655621}, 5e-6};
+    check_pinned(&p);
 }
 END_TEST
 

@@ -291,6 +291,40 @@ static uint8_t *section_bytes(cJSON *h, const char *name, uint8_t *data, size_t 
     return data + (size_t)cJSON_GetObjectItemCaseSensitive(s, "offset")->valuedouble;
 }
 
+/* The small model's image taken apart for editing: its header and a copy of
+ * its data sections; edited_image() puts them back together (checksums of
+ * the prefix and header made right; a section's own by fix_section_checksum). */
+typedef struct edit_img {
+    uint8_t *img;       /* the image as trained */
+    size_t dl;          /* bytes of data sections */
+    uint8_t *data;      /* their editable copy */
+    cJSON *h;           /* the header */
+    uint32_t V;         /* features */
+} edit_img;
+
+static void edit_begin(edit_img *e)
+{
+    aitag_model *m = small_model(0);
+    size_t n;
+    e->img = image_of(m, &n);
+    e->V = (uint32_t)aitag_model_num_features(m);
+    aitag_model_free(m);
+    const uint8_t *data0 = data_of(e->img, n, &e->dl);
+    e->data = malloc(e->dl);
+    ck_assert_ptr_nonnull(e->data);
+    memcpy(e->data, data0, e->dl);
+    e->h = header_of_image(e->img);
+}
+
+static uint8_t *edited_image(const edit_img *e, size_t *n) { return assemble(e->img, e->h, e->data, e->dl, n); }
+
+static void edit_end(edit_img *e)
+{
+    cJSON_Delete(e->h);
+    free(e->data);
+    free(e->img);
+}
+
 /* Margins of text under m (K values, caller frees). */
 static double *margins_of(const aitag_model *m, const char *text)
 {
@@ -926,15 +960,12 @@ typedef enum { V_OFFSETS_BACKWARDS, V_LAST_OFFSET, V_TABLE_ID_RANGE, V_TABLE_FUL
 
 START_TEST(inconsistent_vocabulary_is_refused)
 {
-    aitag_model *m = small_model(0);
-    size_t n, dl, n2, sz;
-    uint8_t *img = image_of(m, &n);
-    uint32_t V = (uint32_t)aitag_model_num_features(m);
-    aitag_model_free(m);
-    const uint8_t *data0 = data_of(img, n, &dl);
-    uint8_t *data = malloc(dl);
-    memcpy(data, data0, dl);
-    cJSON *h = header_of_image(img);
+    edit_img e;
+    edit_begin(&e);
+    cJSON *h = e.h;
+    uint8_t *data = e.data;
+    const uint32_t V = e.V;
+    size_t n2, sz;
     const char *sec = NULL;
     switch ((vocab_damage)_i) {
     case V_OFFSETS_BACKWARDS: { /* offsets[2] < offsets[1] */
@@ -976,12 +1007,10 @@ START_TEST(inconsistent_vocabulary_is_refused)
     }
     }
     fix_section_checksum(h, sec, data);
-    uint8_t *bad = assemble(img, h, data, dl, &n2);
-    cJSON_Delete(h);
+    uint8_t *bad = edited_image(&e, &n2);
     expect_refused(bad, n2, AITAG_CORRUPT, sec);
     free(bad);
-    free(data);
-    free(img);
+    edit_end(&e);
 }
 END_TEST
 
@@ -990,14 +1019,12 @@ END_TEST
  * at every phase, runs that wrap around, full and nearly full tables. */
 static int long_run_by_walk(const uint32_t *tab, uint64_t T, uint64_t max)
 {
-    uint64_t best = 0;
     for (uint64_t s = 0; s < T; s++) {
         uint64_t len = 0;
         while (len < T && tab[2 * ((s + len) % T)])
             len++;
         if (len == T || len > max)
             return 1;
-        best = len > best ? len : best;
     }
     return 0;
 }
@@ -1041,26 +1068,19 @@ END_TEST
 /* A section edited without updating its checksum is caught by the checksum. */
 START_TEST(section_checksum_mismatch_is_refused)
 {
-    aitag_model *m = small_model(0);
-    size_t n, dl, n2, sz;
-    uint8_t *img = image_of(m, &n);
-    aitag_model_free(m);
-    const uint8_t *data0 = data_of(img, n, &dl);
-    uint8_t *data = malloc(dl);
-    memcpy(data, data0, dl);
-    cJSON *h = header_of_image(img);
-    uint8_t *w = section_bytes(h, "weights_f16", data, &sz);
+    edit_img e;
+    edit_begin(&e);
+    size_t n2, sz;
+    uint8_t *w = section_bytes(e.h, "weights_f16", e.data, &sz);
     w[sz / 2] ^= 1;
-    uint8_t *bad = assemble(img, h, data, dl, &n2);
+    uint8_t *bad = edited_image(&e, &n2);
     expect_refused(bad, n2, AITAG_CORRUPT, "weights edited");
     aitag_model *got = NULL;
     aitag_error err = {0};
     aitag_model_load_bytes(bad, n2, "bad-model.aitag", &got, &err);
     ck_assert_msg(strstr(err.msg, "weights") != NULL, "message does not name the section: %s", err.msg);
-    cJSON_Delete(h);
     free(bad);
-    free(data);
-    free(img);
+    edit_end(&e);
 }
 END_TEST
 
@@ -1507,20 +1527,15 @@ START_TEST(nonfinite_half_weight_is_refused)
 {
     static const uint16_t poison[] = {0x7c00u, 0xfc00u, 0x7e00u, 0x7c01u};
     for (size_t t = 0; t < sizeof poison / sizeof *poison; t++) {
-        aitag_model *m = small_model(0);
-        size_t n, dl, n2, sz;
-        uint8_t *img = image_of(m, &n);
-        aitag_model_free(m);
-        const uint8_t *data0 = data_of(img, n, &dl);
-        uint8_t *data = malloc(dl);
-        memcpy(data, data0, dl);
-        cJSON *h = header_of_image(img);
-        uint8_t *w = section_bytes(h, "weights_f16", data, &sz);
+        edit_img e;
+        edit_begin(&e);
+        size_t n2, sz;
+        uint8_t *w = section_bytes(e.h, "weights_f16", e.data, &sz);
         size_t at = (sz / 2) / 2 * 2; /* a whole half in the middle */
         w[at] = (uint8_t)poison[t];
         w[at + 1] = (uint8_t)(poison[t] >> 8);
-        fix_section_checksum(h, "weights_f16", data);
-        uint8_t *bad = assemble(img, h, data, dl, &n2);
+        fix_section_checksum(e.h, "weights_f16", e.data);
+        uint8_t *bad = edited_image(&e, &n2);
         aitag_model *got = NULL;
         aitag_error err = {0};
         ck_assert_int_eq(aitag_model_load_bytes(bad, n2, "bad-model.aitag", &got, &err), AITAG_CORRUPT);
@@ -1528,10 +1543,8 @@ START_TEST(nonfinite_half_weight_is_refused)
         char want[64];
         snprintf(want, sizeof want, "weight %zu is not a finite number", at / 2);
         ck_assert_msg(strstr(err.msg, want) != NULL, "message: %s", err.msg);
-        cJSON_Delete(h);
         free(bad);
-        free(data);
-        free(img);
+        edit_end(&e);
     }
 }
 END_TEST

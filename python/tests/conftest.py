@@ -2,8 +2,11 @@
 with the build tree of a source checkout as the fallback)."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -17,6 +20,29 @@ TEST = os.path.join(ROOT, "datasets", "ai-sectors", "test.jsonl")
 PYTHON = "/usr/bin/python3"
 
 sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
+def kill_worker_busy_with(client, task_name, timeout, settle=0.0):
+    """Starts a thread that SIGKILLs the first Dask worker seen running a task
+    whose key holds task_name (after settle seconds), within timeout seconds.
+    Returns the thread and the list that receives the killed worker's pid."""
+    killed = []
+
+    def kill():
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            busy = [w for w, tasks in client.processing().items() if any(task_name in str(t) for t in tasks)]
+            if busy:
+                time.sleep(settle)
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=kill)
+    t.start()
+    return t, killed
 
 
 def run_cli(*args, **kw):

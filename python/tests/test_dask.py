@@ -4,16 +4,13 @@ import faulthandler
 import json
 import os
 import random
-import signal
 import subprocess
-import threading
-import time
 
 import pytest
 
 import aitag
 import aitag.dask as ad
-from conftest import CLI, MODEL, PYTHON, ROOT, TEST, read_jsonl, run_cli
+from conftest import CLI, MODEL, PYTHON, TEST, kill_worker_busy_with, read_jsonl, run_cli
 
 distributed = pytest.importorskip("distributed")
 
@@ -95,22 +92,7 @@ def test_worker_killed_mid_run(client, tmp_path):
     src = tmp_path / "big.jsonl"
     make_input(src, 12000, seed=3)
     expect = run_cli("classify", "-m", MODEL, "--threads", "2", src, stderr=subprocess.DEVNULL)
-    killed = []
-
-    def kill_a_busy_worker():
-        deadline = time.time() + 60
-        while time.time() < deadline and not killed:
-            busy = [w for w, tasks in client.processing().items()
-                    if any("classify_piece" in str(t) for t in tasks)]
-            if busy:
-                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.05)
-
-    t = threading.Thread(target=kill_a_busy_worker)
-    t.start()
+    t, killed = kill_worker_busy_with(client, "classify_piece", 60)
     [(data, st)] = ad.classify_files(client, MODEL, [str(src)], chunk_bytes=256 << 10)
     t.join()
     assert killed, "no worker was busy with a piece"

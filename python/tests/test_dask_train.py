@@ -3,16 +3,13 @@ one aitag.train and `aitag train` make, byte for byte, also when a worker is
 killed mid-run."""
 import faulthandler
 import os
-import signal
 import subprocess
-import threading
-import time
 
 import pytest
 
 import aitag
 from aitag import dask_train
-from conftest import CLI, PYTHON, TRAIN
+from conftest import CLI, PYTHON, TRAIN, kill_worker_busy_with
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.skipif(not dask_train.available(),
@@ -59,22 +56,7 @@ def test_model_byte_identical(client, reference):
 
 
 def test_worker_killed_mid_run(client, reference):
-    killed = []
-
-    def kill_a_busy_worker():
-        deadline = time.time() + 120
-        while time.time() < deadline and not killed:
-            busy = [w for w, tasks in client.processing().items() if any("run_jobs" in str(t) for t in tasks)]
-            if busy:
-                time.sleep(0.2)
-                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.05)
-
-    t = threading.Thread(target=kill_a_busy_worker)
-    t.start()
+    t, killed = kill_worker_busy_with(client, "run_jobs", 120, settle=0.2)
     m = dask_train.train(client, TRAIN, **PARAMS)
     t.join()
     assert killed, "no worker was busy with training jobs"
